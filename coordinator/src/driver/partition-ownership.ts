@@ -1,0 +1,21 @@
+import type { PartitionSet } from "../store/saga-store.js";
+
+/** Which partitions this node may drive, and the fencing token for each. */
+export interface PartitionOwnership {
+  /** The fencing token to write with, or null if this node does not own the partition now. */
+  fenceFor(partition: number): number | null;
+  owned(): PartitionSet;
+  /** Called when a write was refused because a newer owner wrote first. */
+  lost(partition: number): void;
+}
+
+/** A single node owns everything with fence 0 (dev mode, single-node production). */
+export class SoleOwnership implements PartitionOwnership {
+  fenceFor(): number {
+    return 0;
+  }
+  owned(): PartitionSet {
+    return null;
+  }
+  lost(): void {}
+}

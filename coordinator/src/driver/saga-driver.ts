@@ -1,0 +1,296 @@
+import type { Logger } from "pino";
+import type { SagaDefinition } from "../engine/saga-definition.js";
+import { sagaGraph } from "../engine/saga-graph.js";
+import type { SagaCommand, SagaInput } from "../engine/saga-input.js";
+import { initialState, transition } from "../engine/saga-machine.js";
+import { isTerminal } from "../engine/saga-state.js";
+import type { SagaEventRecord, SagaRecord } from "../store/saga-record.js";
+import type { SagaStore } from "../store/saga-store.js";
+import type { ParticipantTransport } from "../transport/participant-transport.js";
+import { NotOwnerError, SagaConflictError, SagaNotFoundError, SagaRejectedError } from "./driver-errors.js";
+import { KeyedQueue } from "./keyed-queue.js";
+import type { PartitionOwnership } from "./partition-ownership.js";
+import type { SagaEventBus } from "./saga-event-bus.js";
+
+export interface DriverOptions {
+  /** How often the store is polled for due timers. */
+  pollIntervalMs: number;
+  /** Grace past a step's timeout before an unanswered call is presumed lost and re-sent. */
+  lostCallGraceMs: number;
+  /** Resolves a step's participant (logical name or host:port) to an address. */
+  resolveParticipant: (participant: string) => string;
+  partitionOf: (sagaId: string) => number;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface NewSaga {
+  sagaId: string;
+  definition: SagaDefinition;
+  definitionHash: string;
+}
+
+const MAX_CONFLICT_RETRIES = 20;
+const DUE_BATCH = 200;
+
+/**
+ * Drives sagas: applies inputs through the pure state machine, persists each
+ * new state with one conditional write BEFORE carrying out its commands, and
+ * feeds participant answers back in as inputs. Timers live in the store
+ * (nextWakeAt) and are found by polling, so a restarted node loses nothing.
+ */
+export class SagaDriver {
+  private readonly queue = new KeyedQueue();
+  /** Latest record of sagas this node is driving; a stale entry only costs a failed conditional write. */
+  private readonly cache = new Map<string, SagaRecord>();
+  /** Calls in flight from this node, so a due timer does not send a duplicate of a live call. */
+  private readonly inFlight = new Set<string>();
+  private readonly pendingCalls = new Set<Promise<void>>();
+  private pollTimer: NodeJS.Timeout | null = null;
+  private polling = false;
+  private stopped = true;
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly store: SagaStore,
+    private readonly transport: ParticipantTransport,
+    private readonly ownership: PartitionOwnership,
+    private readonly bus: SagaEventBus,
+    private readonly logger: Logger,
+    private readonly options: DriverOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.pollTimer = setInterval(() => void this.pollDue(), this.options.pollIntervalMs);
+    this.pollTimer.unref();
+  }
+
+  /** Stops polling and waits for in-flight participant calls and their transitions to finish. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+    while (this.pendingCalls.size > 0) await Promise.allSettled([...this.pendingCalls]);
+  }
+
+  async startSaga(saga: NewSaga): Promise<{ record: SagaRecord; created: boolean }> {
+    const partition = this.options.partitionOf(saga.sagaId);
+    const fence = this.ownership.fenceFor(partition);
+    if (fence === null) throw new NotOwnerError(`this node does not own partition ${partition}`);
+    const now = this.now();
+    const record: SagaRecord = {
+      sagaId: saga.sagaId,
+      partition,
+      definition: saga.definition,
+      definitionHash: saga.definitionHash,
+      state: initialState(saga.definition),
+      version: 0,
+      fence,
+      createdAt: now,
+      updatedAt: now,
+      eventSeq: 0,
+    };
+    const inserted = await this.store.insert(record, []);
+    if (!inserted.inserted) {
+      if (inserted.existing.definitionHash !== saga.definitionHash) {
+        throw new SagaConflictError(
+          `saga ${JSON.stringify(saga.sagaId)} already exists with a different definition; use a new saga_id`,
+        );
+      }
+      return { record: inserted.existing, created: false };
+    }
+    this.cache.set(record.sagaId, record);
+    const started = await this.apply(saga.sagaId, { type: "start" });
+    return { record: started, created: true };
+  }
+
+  cancel(sagaId: string, reason: string): Promise<SagaRecord> {
+    return this.apply(sagaId, { type: "cancel", reason });
+  }
+
+  resume(sagaId: string, reason: string): Promise<SagaRecord> {
+    return this.apply(sagaId, { type: "resume", reason });
+  }
+
+  /** Re-sends the in-flight calls of every unfinished saga in the partitions this node now owns. */
+  async recover(): Promise<number> {
+    let after = "";
+    let count = 0;
+    for (;;) {
+      const batch = await this.store.findActive(this.ownership.owned(), 500, after);
+      if (batch.length === 0) return count;
+      for (const record of batch) {
+        this.cache.delete(record.sagaId);
+        this.applyInBackground(record.sagaId, { type: "recover" });
+      }
+      count += batch.length;
+      after = (batch.at(-1) as SagaRecord).sagaId;
+    }
+  }
+
+  /** Forget cached records of partitions this node no longer owns. */
+  forgetPartition(partition: number): void {
+    for (const [id, record] of this.cache) if (record.partition === partition) this.cache.delete(id);
+  }
+
+  /** Serialized per saga: load, transition, conditional write, then commands. */
+  apply(sagaId: string, input: SagaInput): Promise<SagaRecord> {
+    return this.queue.run(sagaId, () => this.applyNow(sagaId, input));
+  }
+
+  private async applyNow(sagaId: string, input: SagaInput): Promise<SagaRecord> {
+    for (let tries = 0; tries < MAX_CONFLICT_RETRIES; tries++) {
+      const current = this.cache.get(sagaId) ?? (await this.store.get(sagaId));
+      if (!current) throw new SagaNotFoundError(sagaId);
+      const fence = this.ownership.fenceFor(current.partition);
+      if (fence === null) throw new NotOwnerError(`this node does not own partition ${current.partition}`);
+      if (current.fence > fence) {
+        this.ownership.lost(current.partition);
+        throw new NotOwnerError(`partition ${current.partition} has a newer owner (fence ${current.fence} > ${fence})`);
+      }
+      const now = this.now();
+      const result = transition(current.definition, current.state, input, {
+        now,
+        random: this.random,
+        lostCallGraceMs: this.options.lostCallGraceMs,
+      });
+      if (result.kind === "unchanged") return current;
+      if (result.kind === "rejected") throw new SagaRejectedError(result.message);
+
+      const events: SagaEventRecord[] = result.history.map((h, i) => ({
+        sagaId,
+        sequence: current.eventSeq + i + 1,
+        type: h.type,
+        time: now,
+        step: h.step,
+        attempt: h.attempt,
+        status: result.state.status,
+        detail: h.detail,
+      }));
+      const next: SagaRecord = {
+        ...current,
+        state: result.state,
+        version: current.version + 1,
+        fence,
+        updatedAt: now,
+        eventSeq: current.eventSeq + events.length,
+      };
+      let written: boolean;
+      try {
+        written = await this.store.update(next, current.version, events);
+      } catch (err) {
+        this.cache.delete(sagaId);
+        throw err;
+      }
+      if (!written) {
+        // Someone else wrote first (another node, or an ex-owner): reload and decide again.
+        this.cache.delete(sagaId);
+        continue;
+      }
+      if (isTerminal(next.state.status)) this.cache.delete(sagaId);
+      else this.cache.set(sagaId, next);
+      this.bus.publish(sagaId, events);
+      this.logTransition(next, input);
+      for (const command of result.commands) this.dispatch(next, command);
+      return next;
+    }
+    throw new Error(`saga ${sagaId}: gave up after ${MAX_CONFLICT_RETRIES} conflicting writes`);
+  }
+
+  private applyInBackground(sagaId: string, input: SagaInput): void {
+    this.apply(sagaId, input).catch((err: unknown) => {
+      const log = this.logger.child({ sagaId });
+      if (err instanceof NotOwnerError) log.info({ reason: err.message }, "not driving saga: not the owner");
+      else log.error({ err, input: input.type }, "failed to apply input; the saga's timer will retry");
+    });
+  }
+
+  private dispatch(record: SagaRecord, command: SagaCommand): void {
+    const phase = command.type === "dispatchExecute" ? "execute" : "compensate";
+    const key = `${record.sagaId}/${command.step}/${phase}/${command.attempt}`;
+    if (this.inFlight.has(key)) return;
+    const def = record.definition.steps.find((s) => s.name === command.step);
+    if (!def) return;
+    this.inFlight.add(key);
+    const log = this.logger.child({ sagaId: record.sagaId, step: command.step, attempt: command.attempt, phase });
+    const call = {
+      sagaId: record.sagaId,
+      sagaType: record.definition.sagaType,
+      step: def.name,
+      idempotencyKey: `${record.sagaId}/${def.name}/${phase}`,
+      attempt: command.attempt,
+      payload: def.payload,
+      contentType: def.contentType,
+    };
+    const run = async () => {
+      const address = this.options.resolveParticipant(def.participant);
+      log.debug({ address }, "calling participant");
+      if (phase === "execute") {
+        const dependencyOutputs: Record<string, Uint8Array> = {};
+        for (const dep of sagaGraph(record.definition).dependencies.get(def.name) ?? []) {
+          const output = record.state.steps[dep]?.output;
+          if (output) dependencyOutputs[dep] = output;
+        }
+        const outcome = await this.transport.execute(address, { ...call, dependencyOutputs }, def.timeoutMs);
+        if (!outcome.ok) log.warn({ failure: outcome.failure, error: outcome.error }, "execute failed");
+        return outcome.ok
+          ? ({ type: "executeSucceeded", step: def.name, attempt: command.attempt, output: outcome.output } as const)
+          : ({ type: "executeFailed", step: def.name, attempt: command.attempt, failure: outcome.failure, error: outcome.error } as const);
+      }
+      const executeOutput = record.state.steps[def.name]?.output ?? new Uint8Array();
+      const reason = record.state.reason;
+      const outcome = await this.transport.compensate(address, { ...call, executeOutput, reason }, def.timeoutMs);
+      if (!outcome.ok) log.warn({ error: outcome.error }, "compensate failed");
+      return outcome.ok
+        ? ({ type: "compensateSucceeded", step: def.name, attempt: command.attempt } as const)
+        : ({ type: "compensateFailed", step: def.name, attempt: command.attempt, error: outcome.error } as const);
+    };
+    const pending: Promise<void> = run()
+      .then((input) => this.apply(record.sagaId, input))
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          if (err instanceof NotOwnerError) log.info({ reason: err.message }, "answer dropped: no longer the owner");
+          else log.error({ err }, "failed to record the participant's answer; the saga's timer will re-send");
+        },
+      )
+      .finally(() => {
+        this.inFlight.delete(key);
+        this.pendingCalls.delete(pending);
+      });
+    this.pendingCalls.add(pending);
+  }
+
+  private async pollDue(): Promise<void> {
+    if (this.polling || this.stopped) return;
+    this.polling = true;
+    try {
+      const due = await this.store.findDue(this.now(), this.ownership.owned(), DUE_BATCH);
+      for (const record of due) {
+        if (this.queue.has(record.sagaId)) continue;
+        if (this.ownership.fenceFor(record.partition) === null) continue;
+        this.applyInBackground(record.sagaId, { type: "timerFired" });
+      }
+    } catch (err) {
+      this.logger.warn({ err }, "polling for due sagas failed; will retry");
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private logTransition(record: SagaRecord, input: SagaInput): void {
+    const log = this.logger.child({ sagaId: record.sagaId, sagaType: record.definition.sagaType });
+    const step = "step" in input ? input.step : undefined;
+    const attempt = "attempt" in input ? input.attempt : undefined;
+    if (record.state.status === "FAILED") {
+      log.error({ step, attempt, reason: record.state.reason }, "saga FAILED: needs an operator (AdminService.ResumeSaga)");
+    } else {
+      log.debug({ input: input.type, step, attempt, status: record.state.status, version: record.version }, "transition");
+    }
+  }
+}

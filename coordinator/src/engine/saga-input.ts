@@ -1,0 +1,43 @@
+// What can happen to a saga (the inputs of the state machine) and what the
+// machine asks the outside world to do (its commands).
+
+export type FailureKind = "business" | "transient" | "timeout";
+
+export type SagaInput =
+  | { type: "start" }
+  | { type: "executeSucceeded"; step: string; attempt: number; output: Uint8Array }
+  | { type: "executeFailed"; step: string; attempt: number; failure: FailureKind; error: string }
+  | { type: "compensateSucceeded"; step: string; attempt: number }
+  | { type: "compensateFailed"; step: string; attempt: number; error: string }
+  /** A durable timer is due: retries, compensation backoff, the saga deadline, overdue calls. */
+  | { type: "timerFired" }
+  | { type: "cancel"; reason: string }
+  /** An operator resumes a FAILED saga. */
+  | { type: "resume"; reason: string }
+  /** A node took the saga over: re-send every call that was in flight. */
+  | { type: "recover" };
+
+export type SagaCommand =
+  | { type: "dispatchExecute"; step: string; attempt: number }
+  | { type: "dispatchCompensate"; step: string; attempt: number };
+
+export type HistoryEventType =
+  | "SAGA_STARTED"
+  | "STEP_DISPATCHED"
+  | "STEP_SUCCEEDED"
+  | "STEP_RETRY_SCHEDULED"
+  | "STEP_FAILED"
+  | "COMPENSATION_DISPATCHED"
+  | "STEP_COMPENSATED"
+  | "COMPENSATION_RETRY_SCHEDULED"
+  | "STATUS_CHANGED"
+  | "CANCEL_REQUESTED"
+  | "RESUMED";
+
+/** One history entry produced by a transition (sequence and time are added by the driver). */
+export interface HistoryEntry {
+  type: HistoryEventType;
+  step: string;
+  attempt: number;
+  detail: string;
+}

@@ -1,0 +1,414 @@
+import { backoffDelayMs } from "./backoff.js";
+import type { SagaDefinition, StepDefinition } from "./saga-definition.js";
+import { sagaGraph } from "./saga-graph.js";
+import type { HistoryEntry, SagaCommand, SagaInput } from "./saga-input.js";
+import { isTerminal, type SagaState, type SagaStatus, type StepState } from "./saga-state.js";
+
+/**
+ * The saga state machine: (definition, state, input) -> (state, commands,
+ * history). Pure: time and randomness come in through the context, and the
+ * caller persists the new state before it carries out any command.
+ */
+
+export interface TransitionContext {
+  now: number;
+  /** A number in [0, 1), for backoff jitter. */
+  random: () => number;
+  /** How long past its per-attempt timeout an unanswered call is presumed lost (its node died) and re-sent. */
+  lostCallGraceMs: number;
+}
+
+export type TransitionResult =
+  | { kind: "changed"; state: SagaState; commands: SagaCommand[]; history: HistoryEntry[] }
+  | { kind: "unchanged" }
+  | { kind: "rejected"; message: string };
+
+export function initialState(def: SagaDefinition): SagaState {
+  const steps: Record<string, StepState> = {};
+  for (const step of def.steps) {
+    steps[step.name] = {
+      status: "PENDING",
+      attempts: 0,
+      compensateAttempts: 0,
+      attemptsForgiven: 0,
+      output: null,
+      lastError: "",
+      nextAttemptAt: null,
+      dispatchedAt: null,
+      outcomeUnknown: false,
+    };
+  }
+  return { status: "RUNNING", steps, reason: "", nextWakeAt: null };
+}
+
+export function transition(
+  def: SagaDefinition,
+  state: SagaState,
+  input: SagaInput,
+  ctx: TransitionContext,
+): TransitionResult {
+  const run = new Transition(def, state, ctx);
+  const outcome = run.apply(input);
+  if (outcome !== "ok") return outcome;
+  run.advance();
+  return run.result();
+}
+
+type ApplyOutcome = "ok" | { kind: "unchanged" } | { kind: "rejected"; message: string };
+const UNCHANGED = { kind: "unchanged" } as const;
+
+/** One transition's working copy; steps are copied on first write so the input state is never mutated. */
+class Transition {
+  private readonly draft: SagaState;
+  private readonly copied = new Set<string>();
+  private readonly commands: SagaCommand[] = [];
+  private readonly history: HistoryEntry[] = [];
+  private readonly startStatus: SagaStatus;
+
+  constructor(
+    private readonly def: SagaDefinition,
+    state: SagaState,
+    private readonly ctx: TransitionContext,
+  ) {
+    this.draft = { ...state, steps: { ...state.steps } };
+    this.startStatus = state.status;
+  }
+
+  apply(input: SagaInput): ApplyOutcome {
+    switch (input.type) {
+      case "start":
+        this.record("SAGA_STARTED", "", 0, this.def.sagaType);
+        return "ok";
+      case "executeSucceeded":
+        return this.onExecuteSucceeded(input.step, input.attempt, input.output);
+      case "executeFailed":
+        return this.onExecuteFailed(input.step, input.attempt, input.failure, input.error);
+      case "compensateSucceeded":
+        return this.onCompensateSucceeded(input.step, input.attempt);
+      case "compensateFailed":
+        return this.onCompensateFailed(input.step, input.attempt, input.error);
+      case "timerFired":
+        this.onTimer();
+        return "ok";
+      case "cancel":
+        return this.onCancel(input.reason);
+      case "resume":
+        return this.onResume(input.reason);
+      case "recover":
+        this.redispatchInFlight(() => true, "re-sent after coordinator takeover");
+        return "ok";
+    }
+  }
+
+  private onExecuteSucceeded(name: string, attempt: number, output: Uint8Array): ApplyOutcome {
+    const step = this.draft.steps[name];
+    if (!step || step.status !== "EXECUTING" || step.attempts !== attempt) return UNCHANGED;
+    Object.assign(this.mut(name), {
+      status: "SUCCEEDED",
+      output,
+      dispatchedAt: null,
+      nextAttemptAt: null,
+      outcomeUnknown: false,
+      lastError: "",
+    });
+    this.record("STEP_SUCCEEDED", name, attempt, "");
+    return "ok";
+  }
+
+  private onExecuteFailed(name: string, attempt: number, failure: string, error: string): ApplyOutcome {
+    const step = this.draft.steps[name];
+    const stepDef = this.stepDef(name);
+    if (!step || !stepDef || step.status !== "EXECUTING" || step.attempts !== attempt) return UNCHANGED;
+    const s = this.mut(name);
+    s.lastError = error;
+    s.dispatchedAt = null;
+
+    if (failure === "business") {
+      // A definite "no": the step did not take effect, so it is neither retried nor compensated.
+      s.status = "FAILED";
+      s.outcomeUnknown = false;
+      this.record("STEP_FAILED", name, attempt, error);
+      if (stepDef.kind === "retriable") {
+        this.fail(`retriable step ${name} was refused (${error}); it must eventually succeed`);
+      } else if (this.draft.status === "RUNNING") {
+        this.startCompensation(`step ${name} failed: ${error}`);
+      }
+      return "ok";
+    }
+
+    // Transient or timed out: it may have taken effect.
+    s.outcomeUnknown = true;
+    const used = s.attempts - s.attemptsForgiven;
+    const mayRetry = stepDef.kind === "retriable" || used < stepDef.retry.maxAttempts;
+    if (this.draft.status === "RUNNING" && mayRetry) {
+      s.status = "RETRY_WAIT";
+      s.nextAttemptAt = this.ctx.now + backoffDelayMs(stepDef.retry, s.attempts + 1, this.ctx.random());
+      this.record("STEP_RETRY_SCHEDULED", name, attempt, error);
+      return "ok";
+    }
+    s.status = "FAILED";
+    const why = this.draft.status === "RUNNING" ? `after ${used} attempts` : "while the saga was compensating";
+    this.record("STEP_FAILED", name, attempt, `${error} (${why}; outcome unknown)`);
+    if (this.draft.status !== "RUNNING") return "ok";
+    if (stepDef.kind === "pivot") {
+      this.fail(`pivot ${name} outcome unknown after ${used} attempts (${error}); it cannot be compensated`);
+    } else {
+      this.startCompensation(`step ${name} failed after ${used} attempts: ${error}`);
+    }
+    return "ok";
+  }
+
+  private onCompensateSucceeded(name: string, attempt: number): ApplyOutcome {
+    const step = this.draft.steps[name];
+    if (!step || step.status !== "COMPENSATING" || step.dispatchedAt === null || step.compensateAttempts !== attempt) {
+      return UNCHANGED;
+    }
+    Object.assign(this.mut(name), { status: "COMPENSATED", dispatchedAt: null, nextAttemptAt: null, lastError: "" });
+    this.record("STEP_COMPENSATED", name, attempt, "");
+    return "ok";
+  }
+
+  private onCompensateFailed(name: string, attempt: number, error: string): ApplyOutcome {
+    const step = this.draft.steps[name];
+    const stepDef = this.stepDef(name);
+    if (!step || !stepDef || step.status !== "COMPENSATING" || step.dispatchedAt === null) return UNCHANGED;
+    if (step.compensateAttempts !== attempt) return UNCHANGED;
+    const s = this.mut(name);
+    s.lastError = error;
+    s.dispatchedAt = null;
+    const used = s.compensateAttempts - s.attemptsForgiven;
+    if (used >= stepDef.compensateRetry.maxAttempts) {
+      s.nextAttemptAt = null;
+      this.record("STEP_FAILED", name, attempt, `compensation failed after ${used} attempts: ${error}`);
+      this.fail(`compensation of ${name} failed after ${used} attempts (${error}); resume it with AdminService.ResumeSaga`);
+      return "ok";
+    }
+    s.nextAttemptAt =
+      this.ctx.now + backoffDelayMs(stepDef.compensateRetry, s.compensateAttempts + 1, this.ctx.random());
+    this.record("COMPENSATION_RETRY_SCHEDULED", name, attempt, error);
+    return "ok";
+  }
+
+  private onTimer(): void {
+    const { now, lostCallGraceMs } = this.ctx;
+    this.redispatchInFlight(
+      (stepDef, step) => (step.dispatchedAt ?? now) + stepDef.timeoutMs + lostCallGraceMs <= now,
+      "re-sent: no answer within the step timeout",
+    );
+    const deadline = this.def.deadlineAt;
+    if (this.draft.status === "RUNNING" && deadline !== null && now >= deadline && !this.pivotDispatched()) {
+      this.startCompensation("deadline exceeded");
+    }
+  }
+
+  private onCancel(reason: string): ApplyOutcome {
+    const status = this.draft.status;
+    if (status === "COMPENSATING") return UNCHANGED;
+    if (status === "FAILED") {
+      return { kind: "rejected", message: "saga is FAILED and waits for an operator; use AdminService.ResumeSaga" };
+    }
+    if (status !== "RUNNING") return { kind: "rejected", message: `saga has already ended (status ${status})` };
+    const pivot = this.pivotName();
+    if (pivot && this.pivotDispatched()) {
+      return {
+        kind: "rejected",
+        message: `pivot step ${pivot} has been dispatched; past the pivot a saga can only move forward`,
+      };
+    }
+    this.record("CANCEL_REQUESTED", "", 0, reason);
+    this.startCompensation(reason ? `cancelled: ${reason}` : "cancelled");
+    return "ok";
+  }
+
+  private onResume(reason: string): ApplyOutcome {
+    if (this.draft.status !== "FAILED") {
+      return { kind: "rejected", message: `only a FAILED saga can be resumed; this one is ${this.draft.status}` };
+    }
+    const { now } = this.ctx;
+    const stuckCompensations = this.def.steps.filter((d) => {
+      const s = this.draft.steps[d.name];
+      return s?.status === "COMPENSATING" && s.dispatchedAt === null && s.nextAttemptAt === null;
+    });
+    this.record("RESUMED", "", 0, reason);
+    if (stuckCompensations.length > 0) {
+      for (const d of stuckCompensations) {
+        const s = this.mut(d.name);
+        s.attemptsForgiven = s.compensateAttempts;
+        s.nextAttemptAt = now;
+      }
+      this.draft.status = "COMPENSATING";
+      return "ok";
+    }
+    // A refused retriable step or a pivot with unknown outcome: try it again with a fresh budget.
+    for (const d of this.def.steps) {
+      const s = this.draft.steps[d.name];
+      if (s?.status === "FAILED" && (d.kind === "retriable" || (d.kind === "pivot" && s.outcomeUnknown))) {
+        Object.assign(this.mut(d.name), { status: "RETRY_WAIT", attemptsForgiven: s.attempts, nextAttemptAt: now });
+      }
+    }
+    this.draft.status = "RUNNING";
+    return "ok";
+  }
+
+  /** Moves the saga forward as far as it can go without an answer from outside. */
+  advance(): void {
+    if (this.draft.status === "RUNNING") this.advanceRunning();
+    if (this.draft.status === "COMPENSATING") this.advanceCompensating();
+    this.draft.nextWakeAt = this.computeNextWake();
+    if (this.draft.status !== this.startStatus) this.record("STATUS_CHANGED", "", 0, this.draft.reason);
+  }
+
+  private advanceRunning(): void {
+    const { now } = this.ctx;
+    const deps = sagaGraph(this.def).dependencies;
+    for (const d of this.def.steps) {
+      const s = this.draft.steps[d.name] as StepState;
+      const ready =
+        (s.status === "PENDING" && (deps.get(d.name) ?? []).every((n) => this.draft.steps[n]?.status === "SUCCEEDED")) ||
+        (s.status === "RETRY_WAIT" && (s.nextAttemptAt ?? 0) <= now);
+      if (ready) this.dispatchExecute(d.name);
+    }
+    if (this.def.steps.every((d) => this.draft.steps[d.name]?.status === "SUCCEEDED")) {
+      this.draft.status = "COMPLETED";
+      this.draft.reason = "";
+    }
+  }
+
+  private advanceCompensating(): void {
+    const { now } = this.ctx;
+    const dependents = sagaGraph(this.def).dependents;
+    for (const d of this.def.steps) {
+      const s = this.draft.steps[d.name] as StepState;
+      if (this.needsCompensation(d, s)) {
+        // Reverse dependency order: wait until every step built on this one is settled.
+        const blocked = (dependents.get(d.name) ?? []).some((n) => !this.isSettled(n));
+        if (!blocked) this.dispatchCompensate(d.name);
+      } else if (s.status === "COMPENSATING" && s.dispatchedAt === null && (s.nextAttemptAt ?? 0) <= now) {
+        this.dispatchCompensate(d.name);
+      }
+    }
+    const done = this.def.steps.every((d) => {
+      const s = this.draft.steps[d.name] as StepState;
+      return s.status !== "EXECUTING" && s.status !== "COMPENSATING" && !this.needsCompensation(d, s);
+    });
+    if (done) this.draft.status = "COMPENSATED";
+  }
+
+  /** A step that may have taken effect and has not been (or is not being) compensated. */
+  private needsCompensation(d: StepDefinition, s: StepState): boolean {
+    if (d.kind === "pivot") return false;
+    return s.status === "SUCCEEDED" || (s.status === "FAILED" && s.outcomeUnknown);
+  }
+
+  /** Nothing more will happen to this step's effect. */
+  private isSettled(name: string): boolean {
+    const s = this.draft.steps[name];
+    const d = this.stepDef(name);
+    if (!s || !d) return true;
+    if (s.status === "COMPENSATED" || s.status === "SKIPPED") return true;
+    return s.status === "FAILED" && !this.needsCompensation(d, s);
+  }
+
+  private startCompensation(reason: string): void {
+    this.draft.status = "COMPENSATING";
+    this.draft.reason = reason;
+    for (const d of this.def.steps) {
+      const s = this.draft.steps[d.name] as StepState;
+      if (s.status === "PENDING") this.mut(d.name).status = "SKIPPED";
+      if (s.status === "RETRY_WAIT") {
+        // Its earlier attempts had no definite answer, so it is compensated rather than retried.
+        Object.assign(this.mut(d.name), { status: "FAILED", nextAttemptAt: null });
+      }
+    }
+  }
+
+  private fail(reason: string): void {
+    this.draft.status = "FAILED";
+    this.draft.reason = reason;
+  }
+
+  private dispatchExecute(name: string): void {
+    const s = this.mut(name);
+    s.status = "EXECUTING";
+    s.attempts += 1;
+    s.dispatchedAt = this.ctx.now;
+    s.nextAttemptAt = null;
+    this.commands.push({ type: "dispatchExecute", step: name, attempt: s.attempts });
+    this.record("STEP_DISPATCHED", name, s.attempts, "");
+  }
+
+  private dispatchCompensate(name: string): void {
+    const s = this.mut(name);
+    s.status = "COMPENSATING";
+    s.compensateAttempts += 1;
+    if (s.compensateAttempts === 1) s.attemptsForgiven = 0;
+    s.dispatchedAt = this.ctx.now;
+    s.nextAttemptAt = null;
+    this.commands.push({ type: "dispatchCompensate", step: name, attempt: s.compensateAttempts });
+    this.record("COMPENSATION_DISPATCHED", name, s.compensateAttempts, this.draft.reason);
+  }
+
+  /** Re-sends in-flight calls (same attempt number, same idempotency key). */
+  private redispatchInFlight(when: (d: StepDefinition, s: StepState) => boolean, detail: string): void {
+    if (isTerminal(this.draft.status)) return;
+    for (const d of this.def.steps) {
+      const s = this.draft.steps[d.name] as StepState;
+      if (s.dispatchedAt === null || !when(d, s)) continue;
+      const m = this.mut(d.name);
+      m.dispatchedAt = this.ctx.now;
+      if (s.status === "EXECUTING") {
+        this.commands.push({ type: "dispatchExecute", step: d.name, attempt: s.attempts });
+        this.record("STEP_DISPATCHED", d.name, s.attempts, detail);
+      } else if (s.status === "COMPENSATING") {
+        this.commands.push({ type: "dispatchCompensate", step: d.name, attempt: s.compensateAttempts });
+        this.record("COMPENSATION_DISPATCHED", d.name, s.compensateAttempts, detail);
+      }
+    }
+  }
+
+  private computeNextWake(): number | null {
+    if (isTerminal(this.draft.status)) return null;
+    // A FAILED saga waits for an operator; only calls still in flight need watching.
+    const waiting = this.draft.status !== "FAILED";
+    let wake = Number.POSITIVE_INFINITY;
+    for (const d of this.def.steps) {
+      const s = this.draft.steps[d.name] as StepState;
+      if (s.dispatchedAt !== null) wake = Math.min(wake, s.dispatchedAt + d.timeoutMs + this.ctx.lostCallGraceMs);
+      else if (s.nextAttemptAt !== null && waiting) wake = Math.min(wake, s.nextAttemptAt);
+    }
+    if (this.draft.status === "RUNNING" && this.def.deadlineAt !== null && !this.pivotDispatched()) {
+      wake = Math.min(wake, this.def.deadlineAt);
+    }
+    return Number.isFinite(wake) ? wake : null;
+  }
+
+  private pivotName(): string | undefined {
+    return this.def.steps.find((s) => s.kind === "pivot")?.name;
+  }
+
+  private pivotDispatched(): boolean {
+    const pivot = this.pivotName();
+    return pivot !== undefined && (this.draft.steps[pivot]?.attempts ?? 0) > 0;
+  }
+
+  private stepDef(name: string): StepDefinition | undefined {
+    return this.def.steps.find((s) => s.name === name);
+  }
+
+  private mut(name: string): StepState {
+    const current = this.draft.steps[name] as StepState;
+    if (this.copied.has(name)) return current;
+    const copy = { ...current };
+    this.draft.steps[name] = copy;
+    this.copied.add(name);
+    return copy;
+  }
+
+  private record(type: HistoryEntry["type"], step: string, attempt: number, detail: string): void {
+    this.history.push({ type, step, attempt, detail });
+  }
+
+  result(): TransitionResult {
+    return { kind: "changed", state: this.draft, commands: this.commands, history: this.history };
+  }
+}

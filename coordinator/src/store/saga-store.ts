@@ -1,0 +1,41 @@
+import type { SagaStatus } from "../engine/saga-state.js";
+import type { SagaEventRecord, SagaRecord } from "./saga-record.js";
+
+/** Filters and keyset cursor of ListSagas; results are newest first (createdAt, then sagaId, descending). */
+export interface ListQuery {
+  status?: SagaStatus;
+  sagaType?: string;
+  labels?: Record<string, string>;
+  limit: number;
+  /** Return only sagas strictly after this position in the order above. */
+  after?: { createdAt: number; sagaId: string };
+}
+
+/** Which partitions a node drives; null means all of them (dev mode). */
+export type PartitionSet = ReadonlySet<number> | null;
+
+export type InsertResult = { inserted: true } | { inserted: false; existing: SagaRecord };
+
+/**
+ * Persistence of sagas. Every state change is one conditional write on one
+ * record; no implementation may need multi-record transactions.
+ */
+export interface SagaStore {
+  /** Creates the saga with its first events, unless the id exists (then returns the existing record). */
+  insert(record: SagaRecord, events: SagaEventRecord[]): Promise<InsertResult>;
+  get(sagaId: string): Promise<SagaRecord | null>;
+  /**
+   * Replaces the saga with `next` if its stored version is still
+   * `expectedVersion` and its stored fence is <= next.fence. Appends `events`
+   * atomically with the change. False when the condition failed.
+   */
+  update(next: SagaRecord, expectedVersion: number, events: SagaEventRecord[]): Promise<boolean>;
+  list(query: ListQuery): Promise<SagaRecord[]>;
+  /** Sagas whose nextWakeAt <= now (terminal sagas have none), earliest first. */
+  findDue(now: number, partitions: PartitionSet, limit: number): Promise<SagaRecord[]>;
+  /** Unfinished sagas (RUNNING or COMPENSATING) with sagaId > afterSagaId, by sagaId, for recovery. */
+  findActive(partitions: PartitionSet, limit: number, afterSagaId: string): Promise<SagaRecord[]>;
+  /** History events with sequence > afterSequence, oldest first. */
+  events(sagaId: string, afterSequence: number, limit: number): Promise<SagaEventRecord[]>;
+  close(): Promise<void>;
+}
