@@ -151,7 +151,9 @@ export class SagaDriver {
       if (fence === null) throw new NotOwnerError(`this node does not own partition ${current.partition}`);
       if (current.fence > fence) {
         this.ownership.lost(current.partition);
-        throw new NotOwnerError(`partition ${current.partition} has a newer owner (fence ${current.fence} > ${fence})`);
+        throw new NotOwnerError(
+          `partition ${current.partition} has a newer owner (fence ${current.fence} > ${fence})`,
+        );
       }
       const now = this.now();
       const result = transition(current.definition, current.state, input, {
@@ -217,7 +219,12 @@ export class SagaDriver {
     const def = record.definition.steps.find((s) => s.name === command.step);
     if (!def) return;
     this.inFlight.add(key);
-    const log = this.logger.child({ sagaId: record.sagaId, step: command.step, attempt: command.attempt, phase });
+    const log = this.logger.child({
+      sagaId: record.sagaId,
+      step: command.step,
+      attempt: command.attempt,
+      phase,
+    });
     const call = {
       sagaId: record.sagaId,
       sagaType: record.definition.sagaType,
@@ -239,23 +246,44 @@ export class SagaDriver {
         const outcome = await this.transport.execute(address, { ...call, dependencyOutputs }, def.timeoutMs);
         if (!outcome.ok) log.warn({ failure: outcome.failure, error: outcome.error }, "execute failed");
         return outcome.ok
-          ? ({ type: "executeSucceeded", step: def.name, attempt: command.attempt, output: outcome.output } as const)
-          : ({ type: "executeFailed", step: def.name, attempt: command.attempt, failure: outcome.failure, error: outcome.error } as const);
+          ? ({
+              type: "executeSucceeded",
+              step: def.name,
+              attempt: command.attempt,
+              output: outcome.output,
+            } as const)
+          : ({
+              type: "executeFailed",
+              step: def.name,
+              attempt: command.attempt,
+              failure: outcome.failure,
+              error: outcome.error,
+            } as const);
       }
       const executeOutput = record.state.steps[def.name]?.output ?? new Uint8Array();
       const reason = record.state.reason;
-      const outcome = await this.transport.compensate(address, { ...call, executeOutput, reason }, def.timeoutMs);
+      const outcome = await this.transport.compensate(
+        address,
+        { ...call, executeOutput, reason },
+        def.timeoutMs,
+      );
       if (!outcome.ok) log.warn({ error: outcome.error }, "compensate failed");
       return outcome.ok
         ? ({ type: "compensateSucceeded", step: def.name, attempt: command.attempt } as const)
-        : ({ type: "compensateFailed", step: def.name, attempt: command.attempt, error: outcome.error } as const);
+        : ({
+            type: "compensateFailed",
+            step: def.name,
+            attempt: command.attempt,
+            error: outcome.error,
+          } as const);
     };
     const pending: Promise<void> = run()
       .then((input) => this.apply(record.sagaId, input))
       .then(
         () => undefined,
         (err: unknown) => {
-          if (err instanceof NotOwnerError) log.info({ reason: err.message }, "answer dropped: no longer the owner");
+          if (err instanceof NotOwnerError)
+            log.info({ reason: err.message }, "answer dropped: no longer the owner");
           else log.error({ err }, "failed to record the participant's answer; the saga's timer will re-send");
         },
       )
@@ -288,9 +316,15 @@ export class SagaDriver {
     const step = "step" in input ? input.step : undefined;
     const attempt = "attempt" in input ? input.attempt : undefined;
     if (record.state.status === "FAILED") {
-      log.error({ step, attempt, reason: record.state.reason }, "saga FAILED: needs an operator (AdminService.ResumeSaga)");
+      log.error(
+        { step, attempt, reason: record.state.reason },
+        "saga FAILED: needs an operator (AdminService.ResumeSaga)",
+      );
     } else {
-      log.debug({ input: input.type, step, attempt, status: record.state.status, version: record.version }, "transition");
+      log.debug(
+        { input: input.type, step, attempt, status: record.state.status, version: record.version },
+        "transition",
+      );
     }
   }
 }

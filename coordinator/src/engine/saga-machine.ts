@@ -147,7 +147,8 @@ class Transition {
       return "ok";
     }
     s.status = "FAILED";
-    const why = this.draft.status === "RUNNING" ? `after ${used} attempts` : "while the saga was compensating";
+    const why =
+      this.draft.status === "RUNNING" ? `after ${used} attempts` : "while the saga was compensating";
     this.record("STEP_FAILED", name, attempt, `${error} (${why}; outcome unknown)`);
     if (this.draft.status !== "RUNNING") return "ok";
     if (stepDef.kind === "pivot") {
@@ -160,10 +161,20 @@ class Transition {
 
   private onCompensateSucceeded(name: string, attempt: number): ApplyOutcome {
     const step = this.draft.steps[name];
-    if (!step || step.status !== "COMPENSATING" || step.dispatchedAt === null || step.compensateAttempts !== attempt) {
+    if (
+      !step ||
+      step.status !== "COMPENSATING" ||
+      step.dispatchedAt === null ||
+      step.compensateAttempts !== attempt
+    ) {
       return UNCHANGED;
     }
-    Object.assign(this.mut(name), { status: "COMPENSATED", dispatchedAt: null, nextAttemptAt: null, lastError: "" });
+    Object.assign(this.mut(name), {
+      status: "COMPENSATED",
+      dispatchedAt: null,
+      nextAttemptAt: null,
+      lastError: "",
+    });
     this.record("STEP_COMPENSATED", name, attempt, "");
     return "ok";
   }
@@ -180,7 +191,9 @@ class Transition {
     if (used >= stepDef.compensateRetry.maxAttempts) {
       s.nextAttemptAt = null;
       this.record("STEP_FAILED", name, attempt, `compensation failed after ${used} attempts: ${error}`);
-      this.fail(`compensation of ${name} failed after ${used} attempts (${error}); resume it with AdminService.ResumeSaga`);
+      this.fail(
+        `compensation of ${name} failed after ${used} attempts (${error}); resume it with AdminService.ResumeSaga`,
+      );
       return "ok";
     }
     s.nextAttemptAt =
@@ -205,9 +218,13 @@ class Transition {
     const status = this.draft.status;
     if (status === "COMPENSATING") return UNCHANGED;
     if (status === "FAILED") {
-      return { kind: "rejected", message: "saga is FAILED and waits for an operator; use AdminService.ResumeSaga" };
+      return {
+        kind: "rejected",
+        message: "saga is FAILED and waits for an operator; use AdminService.ResumeSaga",
+      };
     }
-    if (status !== "RUNNING") return { kind: "rejected", message: `saga has already ended (status ${status})` };
+    if (status !== "RUNNING")
+      return { kind: "rejected", message: `saga has already ended (status ${status})` };
     const pivot = this.pivotName();
     if (pivot && this.pivotDispatched()) {
       return {
@@ -222,7 +239,10 @@ class Transition {
 
   private onResume(reason: string): ApplyOutcome {
     if (this.draft.status !== "FAILED") {
-      return { kind: "rejected", message: `only a FAILED saga can be resumed; this one is ${this.draft.status}` };
+      return {
+        kind: "rejected",
+        message: `only a FAILED saga can be resumed; this one is ${this.draft.status}`,
+      };
     }
     const { now } = this.ctx;
     const stuckCompensations = this.def.steps.filter((d) => {
@@ -243,7 +263,11 @@ class Transition {
     for (const d of this.def.steps) {
       const s = this.draft.steps[d.name];
       if (s?.status === "FAILED" && (d.kind === "retriable" || (d.kind === "pivot" && s.outcomeUnknown))) {
-        Object.assign(this.mut(d.name), { status: "RETRY_WAIT", attemptsForgiven: s.attempts, nextAttemptAt: now });
+        Object.assign(this.mut(d.name), {
+          status: "RETRY_WAIT",
+          attemptsForgiven: s.attempts,
+          nextAttemptAt: now,
+        });
       }
     }
     this.draft.status = "RUNNING";
@@ -264,7 +288,8 @@ class Transition {
     for (const d of this.def.steps) {
       const s = this.draft.steps[d.name] as StepState;
       const ready =
-        (s.status === "PENDING" && (deps.get(d.name) ?? []).every((n) => this.draft.steps[n]?.status === "SUCCEEDED")) ||
+        (s.status === "PENDING" &&
+          (deps.get(d.name) ?? []).every((n) => this.draft.steps[n]?.status === "SUCCEEDED")) ||
         (s.status === "RETRY_WAIT" && (s.nextAttemptAt ?? 0) <= now);
       if (ready) this.dispatchExecute(d.name);
     }
@@ -373,7 +398,8 @@ class Transition {
     let wake = Number.POSITIVE_INFINITY;
     for (const d of this.def.steps) {
       const s = this.draft.steps[d.name] as StepState;
-      if (s.dispatchedAt !== null) wake = Math.min(wake, s.dispatchedAt + d.timeoutMs + this.ctx.lostCallGraceMs);
+      if (s.dispatchedAt !== null)
+        wake = Math.min(wake, s.dispatchedAt + d.timeoutMs + this.ctx.lostCallGraceMs);
       else if (s.nextAttemptAt !== null && waiting) wake = Math.min(wake, s.nextAttemptAt);
     }
     if (this.draft.status === "RUNNING" && this.def.deadlineAt !== null && !this.pivotDispatched()) {

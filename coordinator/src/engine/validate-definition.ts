@@ -1,5 +1,5 @@
-import { ancestorsOf, sagaGraph } from "./saga-graph.js";
 import type { RetryPolicy, SagaDefinition } from "./saga-definition.js";
+import { ancestorsOf, sagaGraph } from "./saga-graph.js";
 
 /** Documented limits, enforced at StartSaga. Configurable per coordinator. */
 export interface DefinitionLimits {
@@ -8,7 +8,11 @@ export interface DefinitionLimits {
   maxLabels: number;
 }
 
-export const DEFAULT_LIMITS: DefinitionLimits = { maxSteps: 100, maxPayloadBytes: 1024 * 1024, maxLabels: 16 };
+export const DEFAULT_LIMITS: DefinitionLimits = {
+  maxSteps: 100,
+  maxPayloadBytes: 1024 * 1024,
+  maxLabels: 16,
+};
 
 const HOUR_MS = 3_600_000;
 const STEP_NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -20,7 +24,11 @@ const LABEL_KEY = /^[A-Za-z0-9._/-]{1,63}$/;
  * the first problem as "<field>: <what is wrong>; <what is allowed>", or null.
  * The first problem only: one precise message beats a wall of them.
  */
-export function validateDefinition(def: SagaDefinition, limits: DefinitionLimits, now: number): string | null {
+export function validateDefinition(
+  def: SagaDefinition,
+  limits: DefinitionLimits,
+  now: number,
+): string | null {
   if (!SAGA_TYPE.test(def.sagaType)) {
     return `saga_type: ${JSON.stringify(def.sagaType)} is not valid; use 1..64 characters of [A-Za-z0-9._:-]`;
   }
@@ -45,11 +53,13 @@ export function validateDefinition(def: SagaDefinition, limits: DefinitionLimits
   const names = new Set<string>();
   for (const [i, step] of def.steps.entries()) {
     const at = `steps[${i}]`;
-    if (step.name === "") return `${at}.name: is empty; every step needs a name of 1..64 characters of [A-Za-z0-9._-]`;
+    if (step.name === "")
+      return `${at}.name: is empty; every step needs a name of 1..64 characters of [A-Za-z0-9._-]`;
     if (!STEP_NAME.test(step.name)) {
       return `${at}.name: ${JSON.stringify(step.name)} is not valid; use 1..64 characters of [A-Za-z0-9._-]`;
     }
-    if (names.has(step.name)) return `${at}.name: duplicate step name ${JSON.stringify(step.name)}; names must be unique`;
+    if (names.has(step.name))
+      return `${at}.name: duplicate step name ${JSON.stringify(step.name)}; names must be unique`;
     names.add(step.name);
     if (step.participant === "") {
       return `${at}.participant: is empty; give a host:port address or a participant name from the coordinator's config`;
@@ -69,7 +79,8 @@ export function validateDefinition(def: SagaDefinition, limits: DefinitionLimits
 
   for (const [i, step] of def.steps.entries()) {
     for (const dep of step.dependsOn) {
-      if (dep === step.name) return `steps[${i}].depends_on: step ${JSON.stringify(step.name)} depends on itself`;
+      if (dep === step.name)
+        return `steps[${i}].depends_on: step ${JSON.stringify(step.name)} depends on itself`;
       if (!names.has(dep)) {
         return `steps[${i}].depends_on: unknown step ${JSON.stringify(dep)}; depends_on may only name steps of this saga`;
       }

@@ -1,6 +1,6 @@
+import { compareNewestFirst, matchesListQuery } from "./list-order.js";
 import type { SagaEventRecord, SagaRecord } from "./saga-record.js";
 import type { InsertResult, ListQuery, PartitionSet, SagaStore } from "./saga-store.js";
-import { compareNewestFirst, matchesListQuery } from "./list-order.js";
 
 const ACTIVE = new Set(["RUNNING", "COMPENSATING"]);
 

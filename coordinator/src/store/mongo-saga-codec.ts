@@ -41,7 +41,8 @@ export interface EventDocument extends SagaEventRecord {
 }
 
 const bin = (bytes: Uint8Array) => new Binary(bytes);
-const bytes = (b: Binary | Uint8Array) => (b instanceof Binary ? new Uint8Array(b.buffer) : new Uint8Array(b));
+const bytes = (b: Binary | Uint8Array) =>
+  b instanceof Binary ? new Uint8Array(b.buffer) : new Uint8Array(b);
 
 export function labelPair(key: string, value: string): string {
   return `${key}=${value}`;

@@ -1,4 +1,4 @@
-import { Metadata, type ServiceError, credentials, status } from "@grpc/grpc-js";
+import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { ParticipantServiceClient } from "@saga-coordinator/proto";
 import type {
   CallOutcome,
@@ -20,7 +20,8 @@ export class GrpcParticipantTransport implements ParticipantTransport {
         { ...call, payload: Buffer.from(call.payload), dependencyOutputs: toBuffers(call.dependencyOutputs) },
         new Metadata(),
         { deadline: Date.now() + timeoutMs },
-        (err, res) => resolve(err ? classify(err, "execute") : { ok: true, output: new Uint8Array(res.output) }),
+        (err, res) =>
+          resolve(err ? classify(err, "execute") : { ok: true, output: new Uint8Array(res.output) }),
       );
     });
   }

@@ -1,0 +1,156 @@
+import { randomUUID } from "node:crypto";
+import type { ServerUnaryCall, ServerWritableStream, ServiceError, sendUnaryData } from "@grpc/grpc-js";
+import type {
+  CancelSagaRequest,
+  CancelSagaResponse,
+  CoordinatorServiceServer,
+  GetSagaRequest,
+  GetSagaResponse,
+  ListSagasRequest,
+  ListSagasResponse,
+  StartSagaRequest,
+  StartSagaResponse,
+  WatchSagaRequest,
+  WatchSagaResponse,
+} from "@saga-coordinator/proto";
+import type { Logger } from "pino";
+import { SagaNotFoundError } from "../driver/driver-errors.js";
+import type { SagaEventBus } from "../driver/saga-event-bus.js";
+import { type DefinitionLimits, validateDefinition } from "../engine/validate-definition.js";
+import type { SagaStore } from "../store/saga-store.js";
+import { definitionFromRequest } from "./definition-from-request.js";
+import { definitionHash } from "./definition-hash.js";
+import { invalidArgument, toServiceError } from "./grpc-errors.js";
+import { decodePageToken, encodePageToken, filterDigest } from "./page-token.js";
+import { participantProblem, requireReason, requireSagaId } from "./request-validation.js";
+import { eventToProto, sagaStatusFromProto, sagaToProto } from "./saga-to-proto.js";
+import type { SagaWriter } from "./saga-writer.js";
+import { watchSagaEvents } from "./watch-saga.js";
+
+export interface CoordinatorServiceDeps {
+  store: SagaStore;
+  writer: SagaWriter;
+  bus: SagaEventBus;
+  limits: DefinitionLimits;
+  /** Logical participant names from the coordinator's config. */
+  participantNames: ReadonlySet<string>;
+  logger: Logger;
+  now?: () => number;
+}
+
+const MAX_PAGE = 1000;
+const DEFAULT_PAGE = 100;
+
+/** Wraps an async handler so every error becomes a gRPC status and none escapes. */
+function unary<Req, Res>(logger: Logger, handler: (req: Req) => Promise<Res>) {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+    handler(call.request).then(
+      (res) => callback(null, res),
+      (err: unknown) => callback(toServiceError(err, logger) as ServiceError),
+    );
+  };
+}
+
+export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorServiceServer {
+  const { store, writer, bus, limits, logger } = deps;
+  const now = deps.now ?? Date.now;
+
+  const startSaga = async (req: StartSagaRequest): Promise<StartSagaResponse> => {
+    const sagaId = req.sagaId === "" ? randomUUID() : requireSagaId(req.sagaId);
+    const definition = definitionFromRequest(req);
+    const problem = validateDefinition(definition, limits, now());
+    if (problem) throw invalidArgument(problem);
+    for (const [i, step] of definition.steps.entries()) {
+      const bad = participantProblem(step.participant, deps.participantNames);
+      if (bad) throw invalidArgument(`steps[${i}].participant: ${bad}`);
+    }
+    const { record, created } = await writer.startSaga({
+      sagaId,
+      definition,
+      definitionHash: definitionHash(definition),
+    });
+    return { saga: sagaToProto(record), created };
+  };
+
+  const getSaga = async (req: GetSagaRequest): Promise<GetSagaResponse> => {
+    const sagaId = requireSagaId(req.sagaId);
+    const record = await store.get(sagaId);
+    if (!record) throw new SagaNotFoundError(sagaId);
+    const history = [];
+    if (req.includeHistory) {
+      let after = 0;
+      for (;;) {
+        const batch = await store.events(sagaId, after, 1000);
+        history.push(...batch.map(eventToProto));
+        if (batch.length < 1000) break;
+        after = batch.at(-1)?.sequence ?? after;
+      }
+    }
+    return { saga: sagaToProto(record), history };
+  };
+
+  const listSagas = async (req: ListSagasRequest): Promise<ListSagasResponse> => {
+    if (req.pageSize > MAX_PAGE)
+      throw invalidArgument(`page_size: ${req.pageSize}; allowed 1..${MAX_PAGE} (0 means ${DEFAULT_PAGE})`);
+    const limit = req.pageSize === 0 ? DEFAULT_PAGE : req.pageSize;
+    const status = sagaStatusFromProto(req.status);
+    if (req.status !== 0 && !status) throw invalidArgument(`status: unknown value ${req.status}`);
+    const filters = { status, sagaType: req.sagaType, labels: Object.entries(req.labels).sort() };
+    const digest = filterDigest(filters);
+    const after = req.pageToken ? decodePageToken(req.pageToken, digest) : undefined;
+    const records = await store.list({
+      ...(status ? { status } : {}),
+      ...(req.sagaType ? { sagaType: req.sagaType } : {}),
+      labels: req.labels,
+      limit: limit + 1,
+      ...(after ? { after } : {}),
+    });
+    const page = records.slice(0, limit);
+    const lastOfPage = page.at(-1);
+    const nextPageToken =
+      records.length > limit && lastOfPage
+        ? encodePageToken({ createdAt: lastOfPage.createdAt, sagaId: lastOfPage.sagaId }, digest)
+        : "";
+    return { sagas: page.map(sagaToProto), nextPageToken };
+  };
+
+  const cancelSaga = async (req: CancelSagaRequest): Promise<CancelSagaResponse> => {
+    const record = await writer.cancel(requireSagaId(req.sagaId), requireReason(req.reason));
+    return { saga: sagaToProto(record) };
+  };
+
+  const watchSaga = (call: ServerWritableStream<WatchSagaRequest, WatchSagaResponse>) => {
+    const abort = new AbortController();
+    call.on("cancelled", () => abort.abort());
+    call.on("close", () => abort.abort());
+    const run = async () => {
+      const sagaId = requireSagaId(call.request.sagaId);
+      if (!(await store.get(sagaId))) throw new SagaNotFoundError(sagaId);
+      for await (const event of watchSagaEvents(
+        store,
+        bus,
+        sagaId,
+        call.request.afterSequence,
+        abort.signal,
+      )) {
+        if (!call.write({ event: eventToProto(event) })) {
+          await new Promise((resolve) => call.once("drain", resolve));
+        }
+      }
+    };
+    run().then(
+      () => call.end(),
+      (err: unknown) => {
+        if (!abort.signal.aborted) call.destroy(toServiceError(err, logger) as ServiceError);
+      },
+    );
+  };
+
+  return {
+    startSaga: unary(logger, startSaga),
+    getSaga: unary(logger, getSaga),
+    listSagas: unary(logger, listSagas),
+    cancelSaga: unary(logger, cancelSaga),
+    watchSaga,
+  };
+}

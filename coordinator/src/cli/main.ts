@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+import { hostname } from "node:os";
+import { Command, Option } from "commander";
+import { pino } from "pino";
+import { ConfigError, parseCoordinatorConfig } from "../config/coordinator-config.js";
+import { startSingleNode } from "../node/coordinator-node.js";
+import { runDevDemo } from "./dev-demo.js";
+
+// The saga-coordinator executable. Every flag has an environment variable;
+// values are validated with zod and a bad one stops the process with a
+// message naming the flag.
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function commonOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option("--listen <host:port>", "address to serve gRPC on")
+        .env("SAGA_LISTEN")
+        .default("127.0.0.1:50051"),
+    )
+    .addOption(
+      new Option(
+        "--advertise <host:port>",
+        "address other nodes and clients reach this node at (default: --listen)",
+      ).env("SAGA_ADVERTISE"),
+    )
+    .addOption(
+      new Option("--log-level <level>", "trace|debug|info|warn|error|fatal|silent")
+        .env("SAGA_LOG_LEVEL")
+        .default("info"),
+    )
+    .addOption(
+      new Option(
+        "--participant <name=host:port>",
+        "logical participant name (repeatable; env: comma-separated)",
+      )
+        .env("SAGA_PARTICIPANTS")
+        .argParser(collect),
+    )
+    .addOption(new Option("--max-steps <n>", "steps per saga").env("SAGA_MAX_STEPS").default("100"))
+    .addOption(
+      new Option("--max-payload-bytes <n>", "bytes per step payload")
+        .env("SAGA_MAX_PAYLOAD_BYTES")
+        .default("1048576"),
+    )
+    .addOption(new Option("--max-labels <n>", "labels per saga").env("SAGA_MAX_LABELS").default("16"))
+    .addOption(
+      new Option("--poll-interval-ms <ms>", "how often due timers are polled")
+        .env("SAGA_POLL_INTERVAL_MS")
+        .default("200"),
+    )
+    .addOption(
+      new Option(
+        "--lost-call-grace-ms <ms>",
+        "grace past a step timeout before an unanswered call is re-sent",
+      )
+        .env("SAGA_LOST_CALL_GRACE_MS")
+        .default("5000"),
+    )
+    .addOption(
+      new Option("--partitions <n>", "fixed partition count (same on every node)")
+        .env("SAGA_PARTITIONS")
+        .default("256"),
+    )
+    .addOption(new Option("--mongodb-uri <uri>", "MongoDB connection string").env("SAGA_MONGODB_URI"))
+    .addOption(
+      new Option("--mongodb-database <name>", "database name").env("SAGA_MONGODB_DATABASE").default("saga"),
+    )
+    .addOption(
+      new Option("--etcd-endpoints <urls>", "comma-separated etcd URLs; unset = single node").env(
+        "SAGA_ETCD_ENDPOINTS",
+      ),
+    )
+    .addOption(
+      new Option("--etcd-prefix <path>", "etcd key prefix of this cluster")
+        .env("SAGA_ETCD_PREFIX")
+        .default("/saga-coordinator/default"),
+    )
+    .addOption(
+      new Option("--node-id <id>", "this node's id")
+        .env("SAGA_NODE_ID")
+        .default(`${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64)),
+    )
+    .addOption(
+      new Option("--lease-ttl-seconds <s>", "etcd lease TTL").env("SAGA_LEASE_TTL_SECONDS").default("5"),
+    )
+    .addOption(
+      new Option("--drain-timeout-ms <ms>", "how long SIGTERM waits for open calls")
+        .env("SAGA_DRAIN_TIMEOUT_MS")
+        .default("10000"),
+    );
+}
+
+async function run(mode: "dev" | "start", opts: Record<string, unknown>): Promise<void> {
+  let config: ReturnType<typeof parseCoordinatorConfig>;
+  try {
+    const participant = opts.participant;
+    config = parseCoordinatorConfig({
+      ...opts,
+      mode,
+      participant:
+        typeof participant === "string" ? participant.split(",").filter(Boolean) : (participant ?? []),
+      demo: Boolean(opts.demo),
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`saga-coordinator ${mode}: invalid configuration\n${err.message}\nSee --help.\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = pino({ level: config["log-level"], base: { node: config["node-id"] } });
+  if (config["etcd-endpoints"]) {
+    process.stderr.write(
+      "--etcd-endpoints: clustered mode is not implemented yet; unset it to run a single node\n",
+    );
+    process.exit(2);
+  }
+  const node = await startSingleNode(config, logger);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "draining");
+    node.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, "error while stopping");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  if (config.demo) await runDevDemo(node.address);
+}
+
+const program = new Command("saga-coordinator").description("A replicated gRPC saga coordinator.");
+commonOptions(
+  program
+    .command("dev")
+    .description("one node, in-memory store, no etcd: for trying it out")
+    .addOption(new Option("--demo", "also start example participants and run two sagas").env("SAGA_DEMO")),
+).action((opts) => run("dev", opts));
+commonOptions(
+  program
+    .command("start")
+    .description("production node: MongoDB store; etcd cluster when --etcd-endpoints is set"),
+).action((opts) => run("start", opts));
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`saga-coordinator: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

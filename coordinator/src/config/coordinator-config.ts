@@ -1,0 +1,72 @@
+import { z } from "zod";
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "must be HOST:PORT, e.g. 127.0.0.1:50051");
+const int = (min: number, max: number) =>
+  z.coerce
+    .number()
+    .int(`must be a whole number`)
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
+
+const participants = z
+  .array(
+    z.string().regex(/^[A-Za-z0-9._-]+=.+:\d{1,5}$/, "must be NAME=HOST:PORT, e.g. payment=10.0.0.7:7001"),
+  )
+  .transform((list) => Object.fromEntries(list.map((p) => p.split("=", 2) as [string, string])));
+
+/** Every knob of a node. Keys are the flag names, so a validation error names the flag. */
+export const coordinatorConfigSchema = z.object({
+  mode: z.enum(["dev", "start"]),
+  listen: hostPort,
+  advertise: hostPort.optional(),
+  "log-level": z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
+  participant: participants,
+  "max-steps": int(1, 10_000),
+  "max-payload-bytes": int(1, 16 * 1024 * 1024),
+  "max-labels": int(0, 1000),
+  "poll-interval-ms": int(10, 60_000),
+  "lost-call-grace-ms": int(0, 3_600_000),
+  partitions: int(1, 65_536),
+  "mongodb-uri": z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, "must be a mongodb:// or mongodb+srv:// URI")
+    .optional(),
+  "mongodb-database": z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, "must be 1..63 characters of [A-Za-z0-9_-]"),
+  "etcd-endpoints": z
+    .string()
+    .transform((s) =>
+      s
+        .split(",")
+        .map((e) => e.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().url("must be a comma-separated list of http(s)://HOST:PORT URLs")))
+    .optional(),
+  "etcd-prefix": z
+    .string()
+    .regex(/^\/[\w./-]*$/, "must be a key path starting with /, e.g. /saga-coordinator/prod"),
+  "node-id": z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1..64 characters of [A-Za-z0-9._-]"),
+  "lease-ttl-seconds": int(2, 300),
+  "drain-timeout-ms": int(0, 600_000),
+  demo: z.boolean(),
+});
+
+export type CoordinatorConfig = z.infer<typeof coordinatorConfigSchema>;
+
+/** Validates raw flag values; the error lists each bad flag as "--flag: problem". */
+export function parseCoordinatorConfig(raw: Record<string, unknown>): CoordinatorConfig {
+  const result = coordinatorConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `--${String(i.path[0] ?? "?")}: ${i.message}`);
+    throw new ConfigError(lines.join("\n"));
+  }
+  const config = result.data;
+  if (config.mode === "start" && !config["mongodb-uri"]) {
+    throw new ConfigError("--mongodb-uri: is required in start mode (env SAGA_MONGODB_URI)");
+  }
+  return config;
+}
+
+export class ConfigError extends Error {}

@@ -1,0 +1,71 @@
+import { createRequire } from "node:module";
+import path from "node:path";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import {
+  type AdminServiceServer,
+  AdminServiceService,
+  type CoordinatorServiceServer,
+  CoordinatorServiceService,
+} from "@saga-coordinator/proto";
+import { HealthImplementation } from "grpc-health-check";
+
+const require = createRequire(import.meta.url);
+
+export interface RunningServer {
+  server: Server;
+  port: number;
+  health: HealthImplementation;
+}
+
+/** The proto files shipped with @saga-coordinator/proto, for server reflection (grpcurl without -proto). */
+function protoFiles(): { root: string; files: string[] } {
+  const root = path.dirname(require.resolve("@saga-coordinator/proto/package.json"));
+  return { root, files: ["saga/v1/coordinator.proto", "saga/v1/admin.proto", "saga/v1/saga.proto"] };
+}
+
+/** A gRPC server with the client and admin APIs, standard health checking and reflection. */
+export async function startGrpcServer(
+  listen: string,
+  coordinator: CoordinatorServiceServer,
+  admin: AdminServiceServer,
+): Promise<RunningServer> {
+  const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+  server.addService(CoordinatorServiceService, coordinator);
+  server.addService(AdminServiceService, admin);
+  const health = new HealthImplementation({
+    "": "NOT_SERVING",
+    "saga.v1.CoordinatorService": "NOT_SERVING",
+    "saga.v1.AdminService": "NOT_SERVING",
+  });
+  health.addToServer(server);
+  const { root, files } = protoFiles();
+  const definitions = loadSync(files, { includeDirs: [root], keepCase: false });
+  new ReflectionService(definitions).addToServer(server);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(listen, ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    ),
+  );
+  return { server, port, health };
+}
+
+export function setServing(health: HealthImplementation, serving: boolean): void {
+  const value = serving ? "SERVING" : "NOT_SERVING";
+  for (const service of ["", "saga.v1.CoordinatorService", "saga.v1.AdminService"])
+    health.setStatus(service, value);
+}
+
+export function shutdownServer(server: Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, timeoutMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

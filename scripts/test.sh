@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what the tests need (etcd, a MongoDB-wire server, npm packages;
+# idempotent and quick when already there), builds, and runs the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-test-deps.sh
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "[test] installing npm dependencies (npm ci)..."
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+echo "[test] building..."
+npm run build --silent
+echo "[test] running vitest (unit + integration)..."
+npx vitest run "$@"
