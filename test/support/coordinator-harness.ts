@@ -11,7 +11,7 @@ import {
 } from "@saga-coordinator/proto";
 import { pino } from "pino";
 import { parseCoordinatorConfig } from "../../coordinator/src/config/coordinator-config.js";
-import { type CoordinatorNode, startSingleNode } from "../../coordinator/src/node/coordinator-node.js";
+import { type CoordinatorNode, startCoordinatorNode } from "../../coordinator/src/node/coordinator-node.js";
 import { call } from "./grpc-call.js";
 
 export interface Harness {
@@ -76,7 +76,7 @@ export async function startHarness(
     demo: false,
     ...opts.extra,
   });
-  const node = await startSingleNode(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }));
+  const node = await startCoordinatorNode(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }));
   const client = new CoordinatorServiceClient(node.address, credentials.createInsecure());
   const admin = new AdminServiceClient(node.address, credentials.createInsecure());
   const get = async (sagaId: string) =>

@@ -1,18 +1,16 @@
-import type { ServerUnaryCall, ServiceError, sendUnaryData } from "@grpc/grpc-js";
 import type {
   AdminServiceServer,
-  GetClusterStatusRequest,
   GetClusterStatusResponse,
   ResumeSagaRequest,
-  ResumeSagaResponse,
 } from "@saga-coordinator/proto";
 import type { Logger } from "pino";
-import { toServiceError } from "./grpc-errors.js";
+import { localRouter, type RequestRouter, unaryCall } from "./request-router.js";
 import { requireReason, requireSagaId } from "./request-validation.js";
 import { sagaToProto } from "./saga-to-proto.js";
 import type { SagaWriter } from "./saga-writer.js";
+import { unary } from "./unary-handler.js";
 
-/** Where cluster status comes from: a fixed single-node view in dev mode, etcd in a cluster. */
+/** Where cluster status comes from: a fixed single-node view without etcd, etcd in a cluster. */
 export interface ClusterStatusSource {
   status(): Promise<Omit<GetClusterStatusResponse, "observedAt">>;
 }
@@ -21,29 +19,19 @@ export function adminService(
   writer: SagaWriter,
   cluster: ClusterStatusSource,
   logger: Logger,
+  router: RequestRouter = localRouter,
 ): AdminServiceServer {
-  const fail = (callback: sendUnaryData<never>, err: unknown) =>
-    callback(toServiceError(err, logger) as ServiceError);
   return {
-    resumeSaga(
-      call: ServerUnaryCall<ResumeSagaRequest, ResumeSagaResponse>,
-      callback: sendUnaryData<ResumeSagaResponse>,
-    ) {
-      Promise.resolve()
-        .then(() => writer.resume(requireSagaId(call.request.sagaId), requireReason(call.request.reason)))
-        .then(
-          (record) => callback(null, { saga: sagaToProto(record) }),
-          (err: unknown) => fail(callback, err),
-        );
-    },
-    getClusterStatus(
-      _call: ServerUnaryCall<GetClusterStatusRequest, GetClusterStatusResponse>,
-      callback: sendUnaryData<GetClusterStatusResponse>,
-    ) {
-      cluster.status().then(
-        (s) => callback(null, { ...s, observedAt: new Date() }),
-        (err: unknown) => fail(callback, err),
+    resumeSaga: unary(logger, async (req: ResumeSagaRequest, opts) => {
+      const sagaId = requireSagaId(req.sagaId);
+      const reason = requireReason(req.reason);
+      return router.route(
+        sagaId,
+        opts,
+        async () => ({ saga: sagaToProto(await writer.resume(sagaId, reason)) }),
+        (node, md, o) => unaryCall(node.admin, node.admin.resumeSaga, req, md, o),
       );
-    },
+    }),
+    getClusterStatus: unary(logger, async () => ({ ...(await cluster.status()), observedAt: new Date() })),
   };
 }

@@ -22,14 +22,18 @@ import { definitionFromRequest } from "./definition-from-request.js";
 import { definitionHash } from "./definition-hash.js";
 import { invalidArgument, toServiceError } from "./grpc-errors.js";
 import { decodePageToken, encodePageToken, filterDigest } from "./page-token.js";
+import { localRouter, type RequestRouter, unaryCall } from "./request-router.js";
 import { participantProblem, requireReason, requireSagaId } from "./request-validation.js";
 import { eventToProto, sagaStatusFromProto, sagaToProto } from "./saga-to-proto.js";
-import type { SagaWriter } from "./saga-writer.js";
+import type { SagaWriter, WriteOptions } from "./saga-writer.js";
+import { unary } from "./unary-handler.js";
 import { watchSagaEvents } from "./watch-saga.js";
 
 export interface CoordinatorServiceDeps {
   store: SagaStore;
   writer: SagaWriter;
+  /** Where writes run; defaults to this node. */
+  router?: RequestRouter;
   bus: SagaEventBus;
   limits: DefinitionLimits;
   /** Logical participant names from the coordinator's config. */
@@ -41,21 +45,12 @@ export interface CoordinatorServiceDeps {
 const MAX_PAGE = 1000;
 const DEFAULT_PAGE = 100;
 
-/** Wraps an async handler so every error becomes a gRPC status and none escapes. */
-function unary<Req, Res>(logger: Logger, handler: (req: Req) => Promise<Res>) {
-  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    handler(call.request).then(
-      (res) => callback(null, res),
-      (err: unknown) => callback(toServiceError(err, logger) as ServiceError),
-    );
-  };
-}
-
 export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorServiceServer {
   const { store, writer, bus, limits, logger } = deps;
+  const router = deps.router ?? localRouter;
   const now = deps.now ?? Date.now;
 
-  const startSaga = async (req: StartSagaRequest): Promise<StartSagaResponse> => {
+  const startSaga = async (req: StartSagaRequest, opts: WriteOptions): Promise<StartSagaResponse> => {
     const sagaId = req.sagaId === "" ? randomUUID() : requireSagaId(req.sagaId);
     const definition = definitionFromRequest(req);
     const problem = validateDefinition(definition, limits, now());
@@ -114,9 +109,15 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
     return { sagas: page.map(sagaToProto), nextPageToken };
   };
 
-  const cancelSaga = async (req: CancelSagaRequest): Promise<CancelSagaResponse> => {
-    const record = await writer.cancel(requireSagaId(req.sagaId), requireReason(req.reason));
-    return { saga: sagaToProto(record) };
+  const cancelSaga = async (req: CancelSagaRequest, opts: WriteOptions): Promise<CancelSagaResponse> => {
+    const sagaId = requireSagaId(req.sagaId);
+    const reason = requireReason(req.reason);
+    return router.route(
+      sagaId,
+      opts,
+      async () => ({ saga: sagaToProto(await writer.cancel(sagaId, reason)) }),
+      (node, md, o) => unaryCall(node.coordinator, node.coordinator.cancelSaga, req, md, o),
+    );
   };
 
   const watchSaga = (call: ServerWritableStream<WatchSagaRequest, WatchSagaResponse>) => {

@@ -29,6 +29,11 @@ export function toServiceError(err: unknown, logger: Logger): Partial<ServiceErr
   if (err instanceof SagaConflictError) return make(status.ALREADY_EXISTS, err.message);
   if (err instanceof SagaRejectedError) return make(status.FAILED_PRECONDITION, err.message);
   if (err instanceof NotOwnerError) return make(status.UNAVAILABLE, `${err.message}; retry shortly`);
+  const remote = err as { code?: unknown; details?: unknown };
+  if (typeof remote.code === "number" && typeof remote.details === "string" && remote.code in status) {
+    // A status answered by another node we forwarded to: pass it through unchanged.
+    return make(remote.code as status, remote.details);
+  }
   const name = (err as { name?: string })?.name ?? "";
   if (name.startsWith("Mongo")) {
     logger.warn({ err }, "store unavailable");

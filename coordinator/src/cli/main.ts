@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { Command, Option } from "commander";
 import { pino } from "pino";
 import { ConfigError, parseCoordinatorConfig } from "../config/coordinator-config.js";
-import { startSingleNode } from "../node/coordinator-node.js";
+import { startCoordinatorNode } from "../node/coordinator-node.js";
 import { runDevDemo } from "./dev-demo.js";
 
 // The saga-coordinator executable. Every flag has an environment variable;
@@ -111,13 +111,13 @@ async function run(mode: "dev" | "start", opts: Record<string, unknown>): Promis
     throw err;
   }
   const logger = pino({ level: config["log-level"], base: { node: config["node-id"] } });
-  if (config["etcd-endpoints"]) {
+  if (config.mode === "dev" && config["etcd-endpoints"]) {
     process.stderr.write(
-      "--etcd-endpoints: clustered mode is not implemented yet; unset it to run a single node\n",
+      "--etcd-endpoints: dev mode runs without etcd; use `saga-coordinator start` for a cluster\n",
     );
     process.exit(2);
   }
-  const node = await startSingleNode(config, logger);
+  const node = await startCoordinatorNode(config, logger);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

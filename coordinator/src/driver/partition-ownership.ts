@@ -7,6 +7,12 @@ export interface PartitionOwnership {
   owned(): PartitionSet;
   /** Called when a write was refused because a newer owner wrote first. */
   lost(partition: number): void;
+  /**
+   * True while the partition is being handed over: answers are still
+   * recorded, but no new call is sent (the next owner re-sends what was
+   * recorded as dispatched).
+   */
+  isDraining(partition: number): boolean;
 }
 
 /** A single node owns everything with fence 0 (dev mode, single-node production). */
@@ -18,4 +24,7 @@ export class SoleOwnership implements PartitionOwnership {
     return null;
   }
   lost(): void {}
+  isDraining(): boolean {
+    return false;
+  }
 }

@@ -45,7 +45,8 @@ export class SagaDriver {
   private readonly cache = new Map<string, SagaRecord>();
   /** Calls in flight from this node, so a due timer does not send a duplicate of a live call. */
   private readonly inFlight = new Set<string>();
-  private readonly pendingCalls = new Set<Promise<void>>();
+  /** Participant calls in flight (and the recording of their answers), by partition. */
+  private readonly pendingCalls = new Map<Promise<void>, number>();
   private pollTimer: NodeJS.Timeout | null = null;
   private polling = false;
   private stopped = true;
@@ -75,7 +76,16 @@ export class SagaDriver {
     this.stopped = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = null;
-    while (this.pendingCalls.size > 0) await Promise.allSettled([...this.pendingCalls]);
+    while (this.pendingCalls.size > 0) await Promise.allSettled([...this.pendingCalls.keys()]);
+  }
+
+  /** Waits until no call of the partition is in flight (used while handing it over). */
+  async drainPartition(partition: number): Promise<void> {
+    for (;;) {
+      const pending = [...this.pendingCalls].filter(([, p]) => p === partition).map(([promise]) => promise);
+      if (pending.length === 0) return;
+      await Promise.allSettled(pending);
+    }
   }
 
   async startSaga(saga: NewSaga): Promise<{ record: SagaRecord; created: boolean }> {
@@ -117,12 +127,15 @@ export class SagaDriver {
     return this.apply(sagaId, { type: "resume", reason });
   }
 
-  /** Re-sends the in-flight calls of every unfinished saga in the partitions this node now owns. */
-  async recover(): Promise<number> {
+  /**
+   * Re-sends the in-flight calls of every unfinished saga in `partitions`
+   * (default: all this node owns), e.g. after a restart or a takeover.
+   */
+  async recover(partitions = this.ownership.owned()): Promise<number> {
     let after = "";
     let count = 0;
     for (;;) {
-      const batch = await this.store.findActive(this.ownership.owned(), 500, after);
+      const batch = await this.store.findActive(partitions, 500, after);
       if (batch.length === 0) return count;
       for (const record of batch) {
         this.cache.delete(record.sagaId);
@@ -131,6 +144,10 @@ export class SagaDriver {
       count += batch.length;
       after = (batch.at(-1) as SagaRecord).sagaId;
     }
+  }
+
+  logRecovered(count: number): void {
+    this.logger.info({ count }, "recovering unfinished sagas: re-sending their in-flight calls");
   }
 
   /** Forget cached records of partitions this node no longer owns. */
@@ -216,6 +233,7 @@ export class SagaDriver {
     const phase = command.type === "dispatchExecute" ? "execute" : "compensate";
     const key = `${record.sagaId}/${command.step}/${phase}/${command.attempt}`;
     if (this.inFlight.has(key)) return;
+    if (this.ownership.isDraining(record.partition)) return;
     const def = record.definition.steps.find((s) => s.name === command.step);
     if (!def) return;
     this.inFlight.add(key);
@@ -291,7 +309,7 @@ export class SagaDriver {
         this.inFlight.delete(key);
         this.pendingCalls.delete(pending);
       });
-    this.pendingCalls.add(pending);
+    this.pendingCalls.set(pending, record.partition);
   }
 
   private async pollDue(): Promise<void> {

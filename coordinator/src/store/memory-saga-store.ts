@@ -59,6 +59,15 @@ export class MemorySagaStore implements SagaStore {
       .map((r) => structuredClone(r));
   }
 
+  async claimPartition(partition: number, fence: number): Promise<void> {
+    for (const record of this.records.values()) {
+      if (record.partition === partition && record.fence < fence) {
+        record.fence = fence;
+        record.version += 1;
+      }
+    }
+  }
+
   async events(sagaId: string, afterSequence: number, limit: number): Promise<SagaEventRecord[]> {
     return (this.history.get(sagaId) ?? [])
       .filter((e) => e.sequence > afterSequence)

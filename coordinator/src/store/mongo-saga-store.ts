@@ -104,6 +104,13 @@ export class MongoSagaStore implements SagaStore {
     return docs.map(fromDocument);
   }
 
+  async claimPartition(partition: number, fence: number): Promise<void> {
+    await this.sagas.updateMany(
+      { partition, fence: { $lt: fence } },
+      { $set: { fence }, $inc: { version: 1 } },
+    );
+  }
+
   async events(sagaId: string, afterSequence: number, limit: number): Promise<SagaEventRecord[]> {
     const stored = await this.history
       .find({ sagaId, sequence: { $gt: afterSequence } })

@@ -35,6 +35,11 @@ export interface SagaStore {
   findDue(now: number, partitions: PartitionSet, limit: number): Promise<SagaRecord[]>;
   /** Unfinished sagas (RUNNING or COMPENSATING) with sagaId > afterSagaId, by sagaId, for recovery. */
   findActive(partitions: PartitionSet, limit: number, afterSagaId: string): Promise<SagaRecord[]>;
+  /**
+   * Stamps every saga of the partition with a new owner's fence (and bumps
+   * its version), so that no write of a previous owner can land after this.
+   */
+  claimPartition(partition: number, fence: number): Promise<void>;
   /** History events with sequence > afterSequence, oldest first. */
   events(sagaId: string, afterSequence: number, limit: number): Promise<SagaEventRecord[]>;
   close(): Promise<void>;

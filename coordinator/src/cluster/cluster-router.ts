@@ -1,0 +1,72 @@
+import { type CallOptions, credentials, Metadata } from "@grpc/grpc-js";
+import { AdminServiceClient, CoordinatorServiceClient } from "@saga-coordinator/proto";
+import type { RemoteCall, RemoteNode, RequestRouter } from "../api/request-router.js";
+import { FORWARDED_HEADER, type WriteOptions } from "../api/saga-writer.js";
+import { NotOwnerError } from "../driver/driver-errors.js";
+import type { PartitionOwnership } from "../driver/partition-ownership.js";
+import type { ClusterView } from "./cluster-view.js";
+
+/**
+ * Runs a write here when this node owns the saga's partition and forwards it
+ * to the owner otherwise: one hop at most (a forwarded request is never
+ * forwarded again), with the caller's deadline. During a hand-over it waits
+ * briefly for a new owner, then answers UNAVAILABLE so the client retries.
+ */
+export class ClusterRouter implements RequestRouter {
+  private readonly nodes = new Map<string, RemoteNode>();
+
+  constructor(
+    private readonly ownership: PartitionOwnership,
+    private readonly view: ClusterView,
+    private readonly selfAddress: string,
+    private readonly partitionOf: (sagaId: string) => number,
+    private readonly handoverWaitMs: number,
+  ) {}
+
+  async route<T>(
+    sagaId: string,
+    opts: WriteOptions,
+    local: () => Promise<T>,
+    remote: RemoteCall<T>,
+  ): Promise<T> {
+    const partition = this.partitionOf(sagaId);
+    const until = Math.min(Date.now() + this.handoverWaitMs, opts.deadline ?? Number.POSITIVE_INFINITY);
+    for (;;) {
+      if (this.ownership.fenceFor(partition) !== null && !this.ownership.isDraining(partition))
+        return local();
+      const address = this.view.ownerAddress(partition);
+      if (!opts.forwarded && address && address !== this.selfAddress) {
+        const metadata = new Metadata();
+        metadata.set(FORWARDED_HEADER, "1");
+        const options: CallOptions = { deadline: opts.deadline ?? Date.now() + 30_000 };
+        return remote(this.node(address), metadata, options);
+      }
+      if (Date.now() >= until) {
+        throw new NotOwnerError(
+          `partition ${partition} of saga ${sagaId} is being handed over between nodes`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  close(): void {
+    for (const node of this.nodes.values()) {
+      node.coordinator.close();
+      node.admin.close();
+    }
+    this.nodes.clear();
+  }
+
+  private node(address: string): RemoteNode {
+    let node = this.nodes.get(address);
+    if (!node) {
+      node = {
+        coordinator: new CoordinatorServiceClient(address, credentials.createInsecure()),
+        admin: new AdminServiceClient(address, credentials.createInsecure()),
+      };
+      this.nodes.set(address, node);
+    }
+    return node;
+  }
+}
