@@ -1,1 +1,34 @@
-export {};
+// Public API of @saga-coordinator/participant-sdk.
+
+// Idempotency barrier.
+export { Barrier, type BarrierOptions, type CompensateResult } from "./barrier/barrier.js";
+export type { BarrierRecord, BarrierState, ExecuteOutcome } from "./barrier/barrier-record.js";
+export { BarrierRefusal, type BarrierRefusalReason } from "./barrier/barrier-refusal.js";
+export type { BarrierStore, BarrierWriteOptions } from "./barrier/barrier-store.js";
+export { MemoryBarrierStore } from "./barrier/memory-barrier-store.js";
+export { MongoBarrierStore, type MongoBarrierStoreOptions } from "./barrier/mongo-barrier-store.js";
+// Conformance: the effect-count step participants expose to the kit.
+export { EffectCounter } from "./conformance/effect-counter.js";
+export {
+  CONFORMANCE_EFFECTS_STEP,
+  type EffectCounts,
+  type EffectsQuery,
+} from "./conformance/effects-protocol.js";
+// gRPC helpers.
+export { checkHealth, type ServingStatus } from "./grpc/health-client.js";
+export { BusinessFailure } from "./participant/business-failure.js";
+export { jsonBytes, parseJson } from "./participant/json-bytes.js";
+// Participant server.
+export {
+  type Participant,
+  type ParticipantOptions,
+  startParticipant,
+} from "./participant/start-participant.js";
+export type {
+  CompensateContext,
+  ExecuteContext,
+  StepContext,
+  StepHandlers,
+  StepOutput,
+} from "./participant/step-handlers.js";
+export { TransientFailure } from "./participant/transient-failure.js";

@@ -1,0 +1,459 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  Barrier,
+  type BarrierOptions,
+  BarrierRefusal,
+  type BarrierStore,
+  BusinessFailure,
+  type CompensateResult,
+} from "@saga-coordinator/participant-sdk";
+import { describe, expect, it } from "vitest";
+
+/** Counts handler runs per phase. */
+class Runs {
+  execute = 0;
+  compensate = 0;
+}
+
+const text = (bytes: Uint8Array) => Buffer.from(bytes).toString();
+
+/** Repeats a barrier call while it answers "in progress, retry": what the coordinator does. */
+async function untilDecided<T>(call: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof BarrierRefusal && err.reason === "in-progress")) throw err;
+      await sleep(5);
+    }
+  }
+}
+
+/** The error a call must fail with. */
+async function failure(call: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await call();
+  } catch (err) {
+    return err;
+  }
+  throw new Error("expected the call to fail");
+}
+
+/**
+ * Every barrier rule, run against one BarrierStore implementation. Each case
+ * uses a fresh key; `makeStore` may return a shared store.
+ */
+export function barrierContract(name: string, makeStore: () => Promise<BarrierStore> | BarrierStore): void {
+  const key = () => `saga-${randomUUID()}/step`;
+  const barrier = async (options: BarrierOptions = {}) => new Barrier(await makeStore(), options);
+
+  describe(`barrier on ${name}`, () => {
+    it("duplicate Execute returns the stored output without running the handler again", async () => {
+      const b = await barrier();
+      const k = key();
+      const runs = new Runs();
+      const handler = async () => {
+        runs.execute++;
+        return Buffer.from(`out-${runs.execute}`);
+      };
+      const first = await b.execute(k, handler);
+      const second = await b.execute(k, handler);
+      expect(text(first)).toBe("out-1");
+      expect(text(second)).toBe("out-1");
+      expect(runs.execute).toBe(1);
+      expect((await b.store.get(k))?.state).toBe("executed");
+    });
+
+    it("100 concurrent duplicate Executes run the handler exactly once and all get its output", async () => {
+      const store = await makeStore();
+      // Four barriers on one store stand for four replicas of a participant.
+      const replicas = Array.from({ length: 4 }, () => new Barrier(store));
+      const k = key();
+      const runs = new Runs();
+      const handler = async () => {
+        runs.execute++;
+        await sleep(50);
+        return Buffer.from(`only-${randomUUID()}`);
+      };
+      const outputs = await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          untilDecided(() => (replicas[i % 4] as Barrier).execute(k, handler)),
+        ),
+      );
+      expect(runs.execute).toBe(1);
+      expect(new Set(outputs.map(text)).size).toBe(1);
+      expect(text(outputs[0] as Uint8Array)).toMatch(/^only-/);
+    });
+
+    it("a duplicate that outwaits inProgressWaitMs gets a retryable in-progress refusal, never a second run", async () => {
+      const b = await barrier({ inProgressWaitMs: 30 });
+      const k = key();
+      const runs = new Runs();
+      const handler = async () => {
+        runs.execute++;
+        await sleep(300);
+        return Buffer.from("slow");
+      };
+      const first = b.execute(k, handler);
+      await sleep(20);
+      const refusal = await failure(() => b.execute(k, handler));
+      expect(refusal).toBeInstanceOf(BarrierRefusal);
+      expect((refusal as BarrierRefusal).reason).toBe("in-progress");
+      expect(text(await first)).toBe("slow");
+      expect(text(await b.execute(k, handler))).toBe("slow");
+      expect(runs.execute).toBe(1);
+    });
+
+    it("a waiting duplicate gives up by the call's deadline", async () => {
+      const b = await barrier({ inProgressWaitMs: 10_000 });
+      const k = key();
+      const first = b.execute(k, async () => {
+        await sleep(400);
+        return Buffer.from("x");
+      });
+      await sleep(10);
+      const started = Date.now();
+      const refusal = await failure(() =>
+        b.execute(k, async () => Buffer.from("y"), { deadline: Date.now() + 150 }),
+      );
+      expect((refusal as BarrierRefusal).reason).toBe("in-progress");
+      expect(Date.now() - started).toBeLessThan(300);
+      await first;
+    });
+
+    it("Compensate for a step that never executed records a tombstone without running the handler", async () => {
+      const b = await barrier();
+      const k = key();
+      const runs = new Runs();
+      const result = await b.compensate(k, async () => {
+        runs.compensate++;
+      });
+      expect(result).toBe<CompensateResult>("null-compensation");
+      expect(runs.compensate).toBe(0);
+      expect((await b.store.get(k))?.state).toBe("tombstone");
+    });
+
+    it("Execute after the tombstone is refused as hanging and does nothing", async () => {
+      const b = await barrier();
+      const k = key();
+      const runs = new Runs();
+      await b.compensate(k, async () => {
+        runs.compensate++;
+      });
+      const refusal = await failure(() =>
+        b.execute(k, async () => {
+          runs.execute++;
+          return Buffer.from("late");
+        }),
+      );
+      expect(refusal).toBeInstanceOf(BarrierRefusal);
+      expect((refusal as BarrierRefusal).reason).toBe("hanging");
+      expect(runs).toEqual({ execute: 0, compensate: 0 });
+      expect((await b.store.get(k))?.state).toBe("tombstone");
+    });
+
+    it("Compensate after Execute runs its handler once with the stored output; repeats are no-ops", async () => {
+      const b = await barrier();
+      const k = key();
+      const runs = new Runs();
+      const seen: string[] = [];
+      await b.execute(k, async () => Buffer.from("charge-42"));
+      const compensate = () =>
+        b.compensate(k, async (claim) => {
+          runs.compensate++;
+          seen.push(`${text(claim.executeOutput)}:${claim.executeOutcome}`);
+        });
+      expect(await compensate()).toBe("compensated");
+      expect(await compensate()).toBe("already-done");
+      expect(await compensate()).toBe("already-done");
+      expect(runs.compensate).toBe(1);
+      expect(seen).toEqual(["charge-42:completed"]);
+      expect((await b.store.get(k))?.state).toBe("compensated");
+    });
+
+    it("100 concurrent duplicate Compensates run the handler exactly once", async () => {
+      const store = await makeStore();
+      const replicas = Array.from({ length: 4 }, () => new Barrier(store));
+      const k = key();
+      const runs = new Runs();
+      await (replicas[0] as Barrier).execute(k, async () => Buffer.from("x"));
+      const results = await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          untilDecided(() =>
+            (replicas[i % 4] as Barrier).compensate(k, async () => {
+              runs.compensate++;
+              await sleep(30);
+            }),
+          ),
+        ),
+      );
+      expect(runs.compensate).toBe(1);
+      expect(results.filter((r) => r === "compensated")).toHaveLength(1);
+      expect(results.filter((r) => r === "already-done")).toHaveLength(99);
+    });
+
+    it("Execute after the step was compensated is refused and does nothing", async () => {
+      const b = await barrier();
+      const k = key();
+      const runs = new Runs();
+      await b.execute(k, async () => Buffer.from("x"));
+      await b.compensate(k, async () => {});
+      const refusal = await failure(() =>
+        b.execute(k, async () => {
+          runs.execute++;
+          return Buffer.from("again");
+        }),
+      );
+      expect((refusal as BarrierRefusal).reason).toBe("compensated");
+      expect(runs.execute).toBe(0);
+    });
+
+    it("Compensate while the Execute is still running gets a retryable refusal, then compensates", async () => {
+      const b = await barrier({ inProgressWaitMs: 20 });
+      const k = key();
+      const runs = new Runs();
+      const executing = b.execute(k, async () => {
+        runs.execute++;
+        await sleep(200);
+        return Buffer.from("done");
+      });
+      await sleep(10);
+      const handler = async () => {
+        runs.compensate++;
+      };
+      const refusal = await failure(() => b.compensate(k, handler));
+      expect((refusal as BarrierRefusal).reason).toBe("in-progress");
+      expect(runs.compensate).toBe(0);
+      await executing;
+      expect(await b.compensate(k, handler)).toBe("compensated");
+      expect(runs).toEqual({ execute: 1, compensate: 1 });
+    });
+
+    it("a handler that throws releases its claim so a retry runs it again", async () => {
+      const b = await barrier();
+      const k = key();
+      const runs = new Runs();
+      const handler = async () => {
+        runs.execute++;
+        if (runs.execute === 1) throw new Error("database hiccup");
+        return Buffer.from("second time lucky");
+      };
+      const err = await failure(() => b.execute(k, handler));
+      expect((err as Error).message).toBe("database hiccup");
+      expect(await b.store.get(k)).toBeNull();
+      expect(text(await b.execute(k, handler))).toBe("second time lucky");
+      expect(text(await b.execute(k, handler))).toBe("second time lucky");
+      expect(runs.execute).toBe(2);
+    });
+
+    it("a BusinessFailure is recorded: repeats get the same failure without a run, Compensate has nothing to undo", async () => {
+      const b = await barrier();
+      const k = key();
+      const runs = new Runs();
+      const handler = async (): Promise<Uint8Array> => {
+        runs.execute++;
+        throw new BusinessFailure("insufficient funds");
+      };
+      for (let i = 0; i < 3; i++) {
+        const err = await failure(() => b.execute(k, handler));
+        expect(err).toBeInstanceOf(BusinessFailure);
+        expect((err as Error).message).toBe("insufficient funds");
+      }
+      expect(runs.execute).toBe(1);
+      expect(
+        await b.compensate(k, async () => {
+          runs.compensate++;
+        }),
+      ).toBe("already-done");
+      expect(runs.compensate).toBe(0);
+    });
+
+    it("a Compensate handler that throws is retried; a late Execute meanwhile is refused", async () => {
+      const b = await barrier();
+      const k = key();
+      const runs = new Runs();
+      await b.execute(k, async () => Buffer.from("x"));
+      const handler = async () => {
+        runs.compensate++;
+        if (runs.compensate === 1) throw new Error("refund service down");
+      };
+      expect(((await failure(() => b.compensate(k, handler))) as Error).message).toBe("refund service down");
+      const late = await failure(() => b.execute(k, async () => Buffer.from("y")));
+      expect((late as BarrierRefusal).reason).toBe("compensated");
+      expect(await b.compensate(k, handler)).toBe("compensated");
+      expect(await b.compensate(k, handler)).toBe("already-done");
+      expect(runs.compensate).toBe(2);
+    });
+
+    it("an Execute whose process died mid-handler is taken over once its lease expires", async () => {
+      const store = await makeStore();
+      const k = key();
+      // What a participant that crashed mid-handler leaves behind.
+      await store.insertIfAbsent({
+        key: k,
+        state: "executing",
+        version: 1,
+        owner: "dead-process",
+        leaseUntil: Date.now() - 1,
+        updatedAt: Date.now() - 30_000,
+      });
+      const runs = new Runs();
+      const handler = async () => {
+        runs.execute++;
+        return Buffer.from("recovered");
+      };
+      const b = new Barrier(store);
+      expect(text(await b.execute(k, handler))).toBe("recovered");
+      expect(text(await b.execute(k, handler))).toBe("recovered");
+      expect(runs.execute).toBe(1);
+    });
+
+    it("an unexpired claim of a dead process blocks (retryably) until its lease ends", async () => {
+      const store = await makeStore();
+      const k = key();
+      await store.insertIfAbsent({
+        key: k,
+        state: "executing",
+        version: 1,
+        owner: "dead-process",
+        leaseUntil: Date.now() + 250,
+        updatedAt: Date.now(),
+      });
+      const b = new Barrier(store, { inProgressWaitMs: 20 });
+      const handler = async () => Buffer.from("after lease");
+      expect(((await failure(() => b.execute(k, handler))) as BarrierRefusal).reason).toBe("in-progress");
+      await sleep(300);
+      expect(text(await b.execute(k, handler))).toBe("after lease");
+    });
+
+    it("Compensate after an interrupted Execute runs the handler and says the Execute was interrupted", async () => {
+      const store = await makeStore();
+      const k = key();
+      await store.insertIfAbsent({
+        key: k,
+        state: "executing",
+        version: 1,
+        owner: "dead-process",
+        leaseUntil: Date.now() - 1,
+        updatedAt: Date.now(),
+      });
+      const b = new Barrier(store);
+      const outcomes: string[] = [];
+      expect(await b.compensate(k, async (claim) => void outcomes.push(claim.executeOutcome))).toBe(
+        "compensated",
+      );
+      expect(outcomes).toEqual(["interrupted"]);
+      const late = await failure(() => b.execute(k, async () => Buffer.from("y")));
+      expect((late as BarrierRefusal).reason).toBe("compensated");
+    });
+
+    it("a live handler renews its lease, so a slow call is never taken over", async () => {
+      const store = await makeStore();
+      const a = new Barrier(store, { leaseMs: 90 });
+      const b = new Barrier(store, { leaseMs: 90, inProgressWaitMs: 2_000 });
+      const k = key();
+      const runs = new Runs();
+      const handler = async () => {
+        runs.execute++;
+        await sleep(500);
+        return Buffer.from(`run-${runs.execute}`);
+      };
+      const first = a.execute(k, handler);
+      await sleep(200); // Past the first lease period: only renewals keep the claim.
+      const second = b.execute(k, handler);
+      expect([text(await first), text(await second)]).toEqual(["run-1", "run-1"]);
+      expect(runs.execute).toBe(1);
+    });
+
+    it("a call whose claim was taken over sees its signal abort and cannot record its result", async () => {
+      const store = await makeStore();
+      const b = new Barrier(store, { leaseMs: 60 });
+      const k = key();
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let signal: AbortSignal | undefined;
+      const stalled = failure(() =>
+        b.execute(k, async (claim) => {
+          signal = claim.signal;
+          await gate;
+          return Buffer.from("stale");
+        }),
+      );
+      await sleep(10);
+      // What another replica does once this call's lease expired (e.g. after a long stall).
+      const now = Date.now();
+      expect(
+        await store.update(
+          k,
+          { state: "executing" },
+          { state: "executing", owner: "other-replica", leaseUntil: now + 60_000, updatedAt: now },
+        ),
+      ).toBe(true);
+      await sleep(60); // A renewal notices the takeover.
+      expect(signal?.aborted).toBe(true);
+      release();
+      const err = await stalled;
+      expect(err).toBeInstanceOf(BarrierRefusal);
+      expect((err as BarrierRefusal).reason).toBe("lease-lost");
+      expect((await store.get(k))?.owner).toBe("other-replica");
+    });
+
+    it("commit() inside the handler records the output before the handler returns", async () => {
+      const b = await barrier();
+      const k = key();
+      let stateAfterCommit: string | undefined;
+      const output = await b.execute(k, async (claim) => {
+        await claim.commit(Buffer.from("committed"));
+        stateAfterCommit = (await b.store.get(k))?.state;
+        return Buffer.from("committed");
+      });
+      expect(stateAfterCommit).toBe("executed");
+      expect(text(output)).toBe("committed");
+      expect(text(await b.execute(k, async () => Buffer.from("never")))).toBe("committed");
+    });
+
+    it("Execute racing Compensate for the same key ends in one of the two legal orders", async () => {
+      const b = await barrier();
+      const orders = new Set<string>();
+      for (let round = 0; round < 40; round++) {
+        const k = key();
+        const runs = new Runs();
+        // Both calls start in the same tick.
+        const [executed, compensated] = await Promise.allSettled([
+          untilDecided(() =>
+            b.execute(k, async () => {
+              runs.execute++;
+              await sleep(round % 3);
+              return Buffer.from("x");
+            }),
+          ),
+          untilDecided(() =>
+            b.compensate(k, async () => {
+              runs.compensate++;
+            }),
+          ),
+        ]);
+        expect(compensated.status).toBe("fulfilled");
+        const result = (compensated as PromiseFulfilledResult<CompensateResult>).value;
+        if (executed.status === "fulfilled") {
+          // Executed, then compensated: each handler ran exactly once.
+          expect(result).toBe("compensated");
+          expect(runs).toEqual({ execute: 1, compensate: 1 });
+          orders.add("execute-then-compensate");
+        } else {
+          // Compensated first: tombstone, the Execute is refused, nothing ran.
+          expect((executed.reason as BarrierRefusal).reason).toBe("hanging");
+          expect(result).toBe("null-compensation");
+          expect(runs).toEqual({ execute: 0, compensate: 0 });
+          orders.add("tombstone-then-aborted");
+        }
+        const final = await b.store.get(k);
+        expect(final?.state).toBe(executed.status === "fulfilled" ? "compensated" : "tombstone");
+      }
+      expect(orders.size).toBeGreaterThan(0);
+    });
+  });
+}
