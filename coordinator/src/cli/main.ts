@@ -92,7 +92,16 @@ function commonOptions(cmd: Command): Command {
     );
 }
 
-async function run(mode: "dev" | "start", opts: Record<string, unknown>): Promise<void> {
+/** Commander keys options by camelCase; the config schema by flag name, so errors can name the flag. */
+function byFlagName(cmd: Command): Record<string, unknown> {
+  const values = cmd.opts();
+  const raw: Record<string, unknown> = {};
+  for (const option of cmd.options) raw[option.long?.slice(2) ?? option.name()] = values[option.attributeName()];
+  return raw;
+}
+
+async function run(mode: "dev" | "start", cmd: Command): Promise<void> {
+  const opts = byFlagName(cmd);
   let config: ReturnType<typeof parseCoordinatorConfig>;
   try {
     const participant = opts.participant;
@@ -142,12 +151,12 @@ commonOptions(
     .command("dev")
     .description("one node, in-memory store, no etcd: for trying it out")
     .addOption(new Option("--demo", "also start example participants and run two sagas").env("SAGA_DEMO")),
-).action((opts) => run("dev", opts));
+).action((_opts, cmd: Command) => run("dev", cmd));
 commonOptions(
   program
     .command("start")
     .description("production node: MongoDB store; etcd cluster when --etcd-endpoints is set"),
-).action((opts) => run("start", opts));
+).action((_opts, cmd: Command) => run("start", cmd));
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`saga-coordinator: ${err instanceof Error ? err.message : String(err)}\n`);

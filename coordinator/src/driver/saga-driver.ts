@@ -262,7 +262,11 @@ export class SagaDriver {
           if (output) dependencyOutputs[dep] = output;
         }
         const outcome = await this.transport.execute(address, { ...call, dependencyOutputs }, def.timeoutMs);
-        if (!outcome.ok) log.warn({ failure: outcome.failure, error: outcome.error }, "execute failed");
+        if (!outcome.ok) {
+          // A business "no" is an expected outcome, not an operational problem.
+          const level = outcome.failure === "business" ? "info" : "warn";
+          log[level]({ failure: outcome.failure, error: outcome.error }, "execute failed");
+        }
         return outcome.ok
           ? ({
               type: "executeSucceeded",
