@@ -1,10 +1,10 @@
 import { SagaStatus } from "@saga-coordinator/proto";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { partitionOf } from "../../coordinator/src/cluster/partition-of.js";
 import { type Cluster, type ClusterNodeHandle, startCluster } from "../support/cluster-harness.js";
 import { step } from "../support/coordinator-harness.js";
 import { call } from "../support/grpc-call.js";
 import { type RecordingParticipant, startRecordingParticipant } from "../support/recording-participant.js";
-import { partitionOf } from "../../coordinator/src/cluster/partition-of.js";
 
 // Three real coordinator processes on real etcd and MongoDB. 300 sagas go in
 // round-robin; the leader is SIGKILLed mid-run, then a second node. Every
@@ -25,7 +25,11 @@ describe("cluster failover", () => {
   it("finishes all sagas with each effect once after the leader and then a second node are SIGKILLed", async () => {
     const slow = { execute: async () => void (await sleep(50 + Math.random() * 150)) };
     participant = await startRecordingParticipant({ reserve: slow, charge: slow, ship: slow });
-    cluster = await startCluster(3, { etcd: inject("etcdEndpoints"), mongoUri: inject("mongoUri"), partitions: PARTITIONS });
+    cluster = await startCluster(3, {
+      etcd: inject("etcdEndpoints"),
+      mongoUri: inject("mongoUri"),
+      partitions: PARTITIONS,
+    });
     const all = cluster.nodes.map((n) => n.nodeId);
     const status = await cluster.settled(cluster.nodes[0] as ClusterNodeHandle, all);
     const leaderId = status.leaderNodeId;
@@ -59,7 +63,9 @@ describe("cluster failover", () => {
     const kill = async (nodeId: string) => {
       const victim = cluster.nodes.find((n) => n.nodeId === nodeId) as ClusterNodeHandle;
       const before = await cluster.status([...live].find((n) => n !== victim) as ClusterNodeHandle);
-      const orphanedPartitions = new Set(before.partitions.filter((p) => p.ownerNodeId === nodeId).map((p) => p.partition));
+      const orphanedPartitions = new Set(
+        before.partitions.filter((p) => p.ownerNodeId === nodeId).map((p) => p.partition),
+      );
       live.delete(victim);
       const diedAt = Date.now();
       await victim.proc.kill("SIGKILL");
@@ -72,13 +78,19 @@ describe("cluster failover", () => {
       const orphans = ids.filter((id) => death.orphanedPartitions.has(partitionOf(id, PARTITIONS)));
       const versions = new Map<string, number>();
       for (const sagaId of orphans) {
-        const { saga } = await call(via.proc.client.getSaga, via.proc.client, { sagaId, includeHistory: false });
+        const { saga } = await call(via.proc.client.getSaga, via.proc.client, {
+          sagaId,
+          includeHistory: false,
+        });
         if (saga && saga.status === SagaStatus.SAGA_STATUS_RUNNING) versions.set(sagaId, saga.version);
       }
       if (versions.size === 0) return null;
       for (;;) {
         for (const [sagaId, version] of versions) {
-          const { saga } = await call(via.proc.client.getSaga, via.proc.client, { sagaId, includeHistory: false });
+          const { saga } = await call(via.proc.client.getSaga, via.proc.client, {
+            sagaId,
+            includeHistory: false,
+          });
           if (saga && saga.version > version) return Date.now() - death.diedAt;
         }
         await sleep(20);
@@ -104,14 +116,19 @@ describe("cluster failover", () => {
     const until = Date.now() + 120_000;
     for (const sagaId of ids) {
       for (;;) {
-        const { saga } = await call(survivor.proc.client.getSaga, survivor.proc.client, { sagaId, includeHistory: false });
+        const { saga } = await call(survivor.proc.client.getSaga, survivor.proc.client, {
+          sagaId,
+          includeHistory: false,
+        });
         if (saga?.status === SagaStatus.SAGA_STATUS_COMPLETED) break;
-        if (Date.now() > until) throw new Error(`saga ${sagaId} did not finish: ${SagaStatus[saga?.status ?? 0]}`);
+        if (Date.now() > until)
+          throw new Error(`saga ${sagaId} did not finish: ${SagaStatus[saga?.status ?? 0]}`);
         await sleep(50);
       }
     }
     for (const sagaId of ids) {
-      for (const s of ["reserve", "charge", "ship"]) expect(participant.effects.get(`${sagaId}/${s}/execute`)).toBe(1);
+      for (const s of ["reserve", "charge", "ship"])
+        expect(participant.effects.get(`${sagaId}/${s}/execute`)).toBe(1);
     }
     console.log(
       `[cluster failover] ${SAGAS} sagas completed; failover (death -> first progress on an orphaned saga): ` +

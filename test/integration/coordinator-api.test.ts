@@ -74,18 +74,15 @@ describe("CoordinatorService API", () => {
     ],
     [
       "cyclic depends_on",
-      (r) =>
-        void (r.steps = [
-          step("a", p.address, { dependsOn: ["b"] }),
-          step("b", p.address, { dependsOn: ["a"] }),
-        ]),
+      () => ({
+        steps: [step("a", p.address, { dependsOn: ["b"] }), step("b", p.address, { dependsOn: ["a"] })],
+      }),
       status.INVALID_ARGUMENT,
       "cycle",
     ],
     [
       "compensatable after pivot",
-      (r) =>
-        void (r.steps = [step("a", p.address, { kind: StepKind.STEP_KIND_PIVOT }), step("b", p.address)]),
+      () => ({ steps: [step("a", p.address, { kind: StepKind.STEP_KIND_PIVOT }), step("b", p.address)] }),
       status.INVALID_ARGUMENT,
       "is not before pivot",
     ],
@@ -97,12 +94,13 @@ describe("CoordinatorService API", () => {
     ],
     [
       "negative backoff",
-      (r) =>
-        void (r.steps = [
+      () => ({
+        steps: [
           step("a", p.address, {
             retry: { maxAttempts: 2, initialBackoff: dur(-2), maxBackoff: dur(1), multiplier: 2, jitter: 0 },
           }),
-        ]),
+        ],
+      }),
       status.INVALID_ARGUMENT,
       "initial_backoff",
     ],
@@ -138,8 +136,7 @@ describe("CoordinatorService API", () => {
     ],
     [
       "bad max attempts",
-      (r) =>
-        void (r.steps = [step("a", p.address, { retry: { maxAttempts: 5000, multiplier: 0, jitter: 0 } })]),
+      () => ({ steps: [step("a", p.address, { retry: { maxAttempts: 5000, multiplier: 0, jitter: 0 } })] }),
       status.INVALID_ARGUMENT,
       "allowed 1..1000",
     ],

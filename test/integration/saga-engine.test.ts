@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { BusinessFailure } from "@saga-coordinator/participant-sdk";
-import { SagaStatus, StepKind, StepStatus } from "@saga-coordinator/proto";
+import { SagaEventType, SagaStatus, StepKind, StepStatus } from "@saga-coordinator/proto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { fastRetry, type Harness, startHarness, step } from "../support/coordinator-harness.js";
 import { freePort } from "../support/free-port.js";
@@ -113,7 +113,11 @@ describe("saga engine on MongoDB", () => {
     const done = await h.waitFor(saga.sagaId);
     expect(done.status).toBe(SagaStatus.SAGA_STATUS_COMPENSATED);
     expect(done.steps[1]?.outcomeUnknown).toBe(true);
-    expect(done.steps[1]?.lastError).toContain("DEADLINE_EXCEEDED");
+    const { history } = await call(h.client.getSaga, h.client, { sagaId: saga.sagaId, includeHistory: true });
+    const failed = history.find(
+      (e) => e.type === SagaEventType.SAGA_EVENT_TYPE_STEP_FAILED && e.step === "slow",
+    );
+    expect(failed?.detail).toContain("DEADLINE_EXCEEDED");
     // The participant finished the slow execute after the deadline; the barrier made Compensate wait for it.
     const compensated = p.calls.filter((c) => c.phase === "compensate").map((c) => c.step);
     expect(compensated).toEqual(["slow", "first"]);

@@ -19,12 +19,19 @@ export interface Cluster {
   start(i: number): Promise<ClusterNodeHandle>;
   status(via: ClusterNodeHandle): Promise<GetClusterStatusResponse>;
   /** Waits until every partition is held by a live node. */
-  settled(via: ClusterNodeHandle, liveNodeIds: string[], timeoutMs?: number): Promise<GetClusterStatusResponse>;
+  settled(
+    via: ClusterNodeHandle,
+    liveNodeIds: string[],
+    timeoutMs?: number,
+  ): Promise<GetClusterStatusResponse>;
   stopAll(): Promise<void>;
 }
 
 /** N real coordinator processes sharing etcd (own key prefix) and MongoDB (own database). */
-export async function startCluster(size: number, opts: { etcd: string; mongoUri: string; partitions?: number }): Promise<Cluster> {
+export async function startCluster(
+  size: number,
+  opts: { etcd: string; mongoUri: string; partitions?: number; leaseTtlSeconds?: number },
+): Promise<Cluster> {
   const prefix = `/test-${randomUUID().slice(0, 8)}`;
   const database = `cluster_${randomUUID().slice(0, 8)}`;
   const nodes: ClusterNodeHandle[] = [];
@@ -46,7 +53,7 @@ export async function startCluster(size: number, opts: { etcd: string; mongoUri:
     "--partitions",
     String(opts.partitions ?? 64),
     "--lease-ttl-seconds",
-    "2",
+    String(opts.leaseTtlSeconds ?? 2),
     "--poll-interval-ms",
     "100",
     "--lost-call-grace-ms",

@@ -142,7 +142,8 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
     run().then(
       () => call.end(),
       (err: unknown) => {
-        if (!abort.signal.aborted) call.destroy(toServiceError(err, logger) as ServiceError);
+        // grpc-js ends a server stream with a status when "error" is emitted on it.
+        if (!abort.signal.aborted) call.emit("error", toServiceError(err, logger));
       },
     );
   };

@@ -173,7 +173,6 @@ class Transition {
       status: "COMPENSATED",
       dispatchedAt: null,
       nextAttemptAt: null,
-      lastError: "",
     });
     this.record("STEP_COMPENSATED", name, attempt, "");
     return "ok";
