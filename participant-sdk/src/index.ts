@@ -7,6 +7,22 @@ export { BarrierRefusal, type BarrierRefusalReason } from "./barrier/barrier-ref
 export type { BarrierStore, BarrierWriteOptions } from "./barrier/barrier-store.js";
 export { MemoryBarrierStore } from "./barrier/memory-barrier-store.js";
 export { MongoBarrierStore, type MongoBarrierStoreOptions } from "./barrier/mongo-barrier-store.js";
+export { type RetryInput, SagaBuilder, type StepInput, saga } from "./client/saga-builder.js";
+// Client SDK (for services that start and watch sagas).
+export {
+  type CallOptions,
+  type ClientRetryOptions,
+  type ListFilter,
+  SagaClient,
+  type SagaClientOptions,
+  type SagaPage,
+  type StartOptions,
+  type StartResult,
+  type WaitOptions,
+  type WatchOptions,
+} from "./client/saga-client.js";
+export { SagaClientError } from "./client/saga-client-error.js";
+export { isTerminalStatus } from "./client/terminal-status.js";
 // Conformance: the effect-count step participants expose to the kit.
 export { EffectCounter } from "./conformance/effect-counter.js";
 export {

@@ -45,7 +45,13 @@ function grpcError(code: status, details: string): Partial<ServiceError> {
  * a client's retries and resumption.
  */
 export class FakeCoordinator {
-  readonly calls: Record<Method, number> = { StartSaga: 0, GetSaga: 0, ListSagas: 0, CancelSaga: 0, WatchSaga: 0 };
+  readonly calls: Record<Method, number> = {
+    StartSaga: 0,
+    GetSaga: 0,
+    ListSagas: 0,
+    CancelSaga: 0,
+    WatchSaga: 0,
+  };
   /** Requests as received, per method. */
   readonly startRequests: StartSagaRequest[] = [];
   cancelledWatches = 0;
@@ -73,7 +79,9 @@ export class FakeCoordinator {
           const { sagaType, pageSize, pageToken, status: wanted } = call.request;
           const all = [...this.sagas.values()]
             .map((e) => e.saga)
-            .filter((s) => (sagaType === "" || s.sagaType === sagaType) && (wanted === 0 || s.status === wanted))
+            .filter(
+              (s) => (sagaType === "" || s.sagaType === sagaType) && (wanted === 0 || s.status === wanted),
+            )
             .reverse();
           const offset = pageToken === "" ? 0 : Number(pageToken);
           const size = pageSize || 100;
@@ -87,7 +95,12 @@ export class FakeCoordinator {
           if (TERMINAL.has(entry.saga.status)) {
             throw grpcError(status.FAILED_PRECONDITION, `saga ${call.request.sagaId} has already ended`);
           }
-          this.append(entry, SagaEventType.SAGA_EVENT_TYPE_CANCEL_REQUESTED, entry.saga.status, call.request.reason);
+          this.append(
+            entry,
+            SagaEventType.SAGA_EVENT_TYPE_CANCEL_REQUESTED,
+            entry.saga.status,
+            call.request.reason,
+          );
           this.setStatus(call.request.sagaId, SagaStatus.SAGA_STATUS_COMPENSATING, call.request.reason);
           return { saga: entry.saga };
         }),
@@ -122,7 +135,13 @@ export class FakeCoordinator {
   /** Moves a saga to `next`, recording a STATUS_CHANGED event (and ends watches when terminal). */
   setStatus(sagaId: string, next: SagaStatus, reason = ""): void {
     const entry = this.entry(sagaId);
-    entry.saga = { ...entry.saga, status: next, reason, version: entry.saga.version + 1, updatedAt: this.now() };
+    entry.saga = {
+      ...entry.saga,
+      status: next,
+      reason,
+      version: entry.saga.version + 1,
+      updatedAt: this.now(),
+    };
     this.append(entry, SagaEventType.SAGA_EVENT_TYPE_STATUS_CHANGED, next, reason);
   }
 
@@ -135,7 +154,7 @@ export class FakeCoordinator {
   /** Ends every open watch stream with UNAVAILABLE, as a coordinator handing a partition over would. */
   breakWatches(): void {
     for (const entry of this.sagas.values()) {
-      for (const w of entry.watchers) w.destroy(grpcError(status.UNAVAILABLE, "partition moving") as Error);
+      for (const w of entry.watchers) w.emit("error", grpcError(status.UNAVAILABLE, "partition moving"));
       entry.watchers.clear();
     }
   }
@@ -182,12 +201,12 @@ export class FakeCoordinator {
     this.calls.WatchSaga++;
     const fault = this.takeFault("WatchSaga");
     if (fault !== undefined) {
-      call.destroy(grpcError(fault, "injected fault") as Error);
+      call.emit("error", grpcError(fault, "injected fault"));
       return;
     }
     const entry = this.sagas.get(call.request.sagaId);
     if (!entry) {
-      call.destroy(grpcError(status.NOT_FOUND, `no saga ${call.request.sagaId}`) as Error);
+      call.emit("error", grpcError(status.NOT_FOUND, `no saga ${call.request.sagaId}`));
       return;
     }
     for (const event of entry.events) if (event.sequence > call.request.afterSequence) call.write({ event });
