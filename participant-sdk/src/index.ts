@@ -23,6 +23,7 @@ export {
 } from "./client/saga-client.js";
 export { SagaClientError } from "./client/saga-client-error.js";
 export { isTerminalStatus } from "./client/terminal-status.js";
+export { CONFORMANCE_RULES, type ConformanceRule } from "./conformance/conformance-rules.js";
 // Conformance: the effect-count step participants expose to the kit.
 export { EffectCounter } from "./conformance/effect-counter.js";
 export {
@@ -30,6 +31,14 @@ export {
   type EffectCounts,
   type EffectsQuery,
 } from "./conformance/effects-protocol.js";
+export { formatReport } from "./conformance/report-table.js";
+// Conformance kit (the `saga-conformance` CLI runs the same checks).
+export {
+  type ConformanceOptions,
+  type ConformanceReport,
+  type RuleResult,
+  runConformance,
+} from "./conformance/run-conformance.js";
 // gRPC helpers.
 export { checkHealth, type ServingStatus } from "./grpc/health-client.js";
 export { BusinessFailure } from "./participant/business-failure.js";

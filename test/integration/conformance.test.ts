@@ -1,0 +1,203 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import {
+  EffectCounter,
+  MongoBarrierStore,
+  type Participant,
+  runConformance,
+  startParticipant,
+} from "@saga-coordinator/participant-sdk";
+import { ParticipantServiceService } from "@saga-coordinator/proto";
+import { MongoClient } from "mongodb";
+import { pino } from "pino";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { Wallet } from "../../examples/typescript-participant/src/wallet.js";
+import { walletSteps } from "../../examples/typescript-participant/src/wallet-steps.js";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const CLI = `${root}participant-sdk/dist/conformance/cli.js`;
+const EXAMPLE = `${root}examples/typescript-participant/dist/main.js`;
+const PAYLOAD = '{"account":"alice","amount":5}';
+const silent = pino({ level: "silent" });
+
+beforeAll(() => {
+  for (const file of [CLI, EXAMPLE]) {
+    if (!existsSync(file)) throw new Error(`${file} is missing: run \`npx tsc -b\` first`);
+  }
+});
+
+const participants: Participant[] = [];
+afterEach(async () => {
+  await Promise.all(participants.splice(0).map((p) => p.shutdown()));
+});
+
+/** The example's wallet on the SDK, in this process. */
+async function wallet(options: Partial<Parameters<typeof startParticipant>[0]> = {}): Promise<Participant> {
+  const p = await startParticipant({
+    listen: "127.0.0.1:0",
+    steps: walletSteps(new Wallet(1000), new EffectCounter(), 5),
+    logger: silent,
+    ...options,
+  });
+  participants.push(p);
+  return p;
+}
+
+/** Runs the CLI as a user would; resolves with its exit code and output. */
+async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => {
+    stdout += d;
+  });
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  const [code] = await once(child, "exit");
+  return { code: code as number | null, stdout, stderr };
+}
+
+/** Starts the example participant process and waits for its "participant listening" log line. */
+async function spawnExample(): Promise<{ child: ChildProcess; address: string; logs: () => string }> {
+  const child = spawn(process.execPath, [EXAMPLE, "--listen", "127.0.0.1:0", "--latency-ms", "5"], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, LOG_LEVEL: "info" },
+  });
+  let out = "";
+  const address = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`example did not start: ${out}`)), 15_000);
+    child.stdout?.on("data", (chunk) => {
+      out += chunk;
+      for (const line of out.split("\n")) {
+        if (!line.startsWith("{")) continue;
+        const entry = JSON.parse(line) as { msg?: string; address?: string };
+        if (entry.msg === "participant listening" && entry.address) {
+          clearTimeout(timer);
+          resolve(entry.address);
+        }
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`example exited with ${code}: ${out}`)));
+  });
+  return { child, address, logs: () => out };
+}
+
+describe("saga-conformance CLI", () => {
+  it("passes every rule against the example participant, which then stops cleanly on SIGTERM", async () => {
+    const example = await spawnExample();
+    try {
+      const result = await cli(["--target", example.address, "--step", "debit", "--payload", PAYLOAD]);
+      expect(result.stderr).toBe("");
+      expect(result.stdout).toMatch(/^saga-conformance: target 127\.0\.0\.1:\d+, step "debit"/);
+      for (const rule of [
+        "health",
+        "effect-count-step",
+        "duplicate-execute",
+        "concurrent-execute",
+        "null-compensation",
+        "hanging-execute",
+        "repeated-compensate",
+        "unknown-step",
+      ]) {
+        expect(result.stdout).toMatch(new RegExp(`^${rule}\\s+PASS\\s`, "m"));
+      }
+      expect(result.stdout).toMatch(/^8 passed, 0 failed$/m);
+      expect(result.code).toBe(0);
+    } finally {
+      example.child.kill("SIGTERM");
+      const [code] = await once(example.child, "exit");
+      expect(code).toBe(0);
+      expect(example.logs()).toContain('"msg":"participant stopped"');
+    }
+  });
+
+  it("fails against a participant with the barrier disabled, naming the broken rules, and exits 1", async () => {
+    const broken = await wallet({ barrier: false });
+    const result = await cli(["--target", broken.address, "--step", "debit", "--payload", PAYLOAD]);
+    expect(result.code).toBe(1);
+    for (const rule of ["duplicate-execute", "concurrent-execute", "null-compensation", "hanging-execute"]) {
+      expect(result.stdout).toMatch(new RegExp(`^${rule}\\s+FAIL\\s`, "m"));
+    }
+    expect(result.stdout).toMatch(/^duplicate-execute\s+FAIL\s+.*executed=2 compensated=0, want executed=1/m);
+    expect(result.stdout).toMatch(/^hanging-execute\s+FAIL\s+late Execute answered OK, want ABORTED/m);
+    expect(result.stdout).toMatch(/^health\s+PASS/m);
+    expect(result.stdout).toMatch(/^\d passed, [1-9] failed$/m);
+  });
+
+  it("exits 2 with a usage error when a required option is missing", async () => {
+    const result = await cli(["--step", "debit"]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/--target/);
+  });
+});
+
+describe("runConformance", () => {
+  const mongo = new MongoClient(inject("mongoUri"));
+  const db = mongo.db(`conformance_${randomUUID().slice(0, 8)}`);
+  afterAll(async () => {
+    await db.dropDatabase();
+    await mongo.close();
+  });
+
+  it("passes against the wallet on a MongoDB barrier", async () => {
+    const p = await wallet({ barrier: new MongoBarrierStore(db) });
+    const report = await runConformance({
+      target: p.address,
+      step: "credit",
+      payload: Buffer.from(PAYLOAD),
+      concurrency: 50,
+    });
+    expect(report.results.filter((r) => !r.passed)).toEqual([]);
+    expect(report.passed).toBe(true);
+    expect(report.results).toHaveLength(8);
+  });
+
+  it("reports each rule of a participant without the effect-count step as failing with the reason", async () => {
+    const counter = new EffectCounter();
+    const steps = walletSteps(new Wallet(1000), counter);
+    const { "conformance.effects": _omitted, ...withoutEffects } = steps;
+    const p = await wallet({ steps: withoutEffects });
+    const report = await runConformance({ target: p.address, step: "debit", payload: Buffer.from(PAYLOAD) });
+    const byId = Object.fromEntries(report.results.map((r) => [r.id, r]));
+    expect(report.passed).toBe(false);
+    expect(byId.health?.passed).toBe(true);
+    expect(byId["unknown-step"]?.passed).toBe(true);
+    expect(byId["effect-count-step"]?.detail).toMatch(
+      /^effect-count step answered FAILED_PRECONDITION: unknown step "conformance.effects"/,
+    );
+    expect(byId["duplicate-execute"]?.passed).toBe(false);
+  });
+
+  it("fails the unknown-step rule for a participant that answers OK to any step name", async () => {
+    // A hand-written participant (no SDK), as a careless implementation in any language might be.
+    const server = new Server();
+    server.addService(ParticipantServiceService, {
+      execute: (_call, cb) => cb(null, { output: Buffer.from("ok") }),
+      compensate: (_call, cb) => cb(null, {}),
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
+    );
+    try {
+      const report = await runConformance({
+        target: `127.0.0.1:${port}`,
+        step: "anything",
+        rules: ["unknown-step"],
+      });
+      expect(report.results).toHaveLength(1);
+      expect(report.results[0]).toMatchObject({ id: "unknown-step", passed: false });
+      expect(report.results[0]?.detail).toMatch(
+        /^Execute of unknown step "conformance\.no-such-step-[0-9a-f]{8}" answered OK$/,
+      );
+    } finally {
+      server.forceShutdown();
+    }
+  });
+});
