@@ -1,5 +1,15 @@
 // Public API of @saga-coordinator/participant-sdk.
 
+// The saga.v1 types the client returns, so callers need no second import.
+export {
+  type Saga,
+  type SagaEvent,
+  SagaEventType,
+  SagaStatus,
+  StepKind,
+  type StepState,
+  StepStatus,
+} from "@saga-coordinator/proto";
 // Idempotency barrier.
 export { Barrier, type BarrierOptions, type CompensateResult } from "./barrier/barrier.js";
 export type { BarrierRecord, BarrierState, ExecuteOutcome } from "./barrier/barrier-record.js";

@@ -131,8 +131,11 @@ describe("saga-conformance CLI", () => {
 
   it("exits 2 with a usage error when a required option is missing", async () => {
     const result = await cli(["--step", "debit"]);
-    expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/--target/);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/required option '--target <host:port>' not specified/);
+    const help = await cli(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Rules: health, effect-count-step, duplicate-execute/);
   });
 });
 

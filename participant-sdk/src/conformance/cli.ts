@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { CONFORMANCE_RULES } from "./conformance-rules.js";
 import { formatReport } from "./report-table.js";
 import { runConformance } from "./run-conformance.js";
@@ -24,6 +24,8 @@ const program = new Command("saga-conformance")
   .option("--concurrency <n>", "identical Executes fired at once", positiveInt, 20)
   .option("--rule <id...>", "run only these rules")
   .option("--json", "print the report as JSON instead of a table")
+  // Usage errors exit 2 (commander already printed them), keeping 1 for "a rule failed".
+  .exitOverride()
   .action(async (opts) => {
     const report = await runConformance({
       target: opts.target,
@@ -39,6 +41,10 @@ const program = new Command("saga-conformance")
   });
 
 program.parseAsync().catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+    return;
+  }
   process.stderr.write(`saga-conformance: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 2;
 });
