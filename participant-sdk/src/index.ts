@@ -12,7 +12,13 @@ export {
 } from "@saga-coordinator/proto";
 // Idempotency barrier.
 export { Barrier, type BarrierOptions, type CompensateResult } from "./barrier/barrier.js";
-export type { BarrierRecord, BarrierState, ExecuteOutcome } from "./barrier/barrier-record.js";
+export type {
+  BarrierContent,
+  BarrierMatch,
+  BarrierRecord,
+  BarrierState,
+  ExecuteOutcome,
+} from "./barrier/barrier-record.js";
 export { BarrierRefusal, type BarrierRefusalReason } from "./barrier/barrier-refusal.js";
 export type { BarrierStore, BarrierWriteOptions } from "./barrier/barrier-store.js";
 export { MemoryBarrierStore } from "./barrier/memory-barrier-store.js";

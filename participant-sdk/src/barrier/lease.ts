@@ -1,5 +1,12 @@
+import { ExponentialBackoff, handleAll, retry } from "cockatiel";
 import type { BarrierContent, BarrierState } from "./barrier-record.js";
 import type { BarrierStore, BarrierWriteOptions } from "./barrier-store.js";
+
+/** About 3 s of retries, well inside the default 30 s lease. */
+const FINAL_WRITE_RETRY = retry(handleAll, {
+  maxAttempts: 6,
+  backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }),
+});
 
 /**
  * The claim of one running handler on its step's record ("executing" or
@@ -34,10 +41,17 @@ export class Lease {
     return this.lost.signal;
   }
 
-  /** Writes the record's final content if this call still holds it. Stops renewing first. */
+  /**
+   * Writes the record's final content if this call still holds it. Stops renewing first. A store
+   * error is retried briefly: once the handler's effect is applied, losing the record would let the
+   * lease expire and a retry run the handler again. Inside the caller's session it is not retried:
+   * the error must reach the caller's transaction.
+   */
   async finish(content: BarrierContent, options?: BarrierWriteOptions): Promise<boolean> {
     await this.stop();
-    return this.store.update(this.key, { state: this.state, owner: this.owner }, content, options);
+    const write = () =>
+      this.store.update(this.key, { state: this.state, owner: this.owner }, content, options);
+    return options?.session ? write() : FINAL_WRITE_RETRY.execute(write);
   }
 
   /** Deletes the record if this call still holds it. */
