@@ -1,0 +1,109 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Etcd3 } from "etcd3";
+import { MongoClient, MongoServerError } from "mongodb";
+import { afterAll, describe, expect, inject, it } from "vitest";
+
+// Proves that global setup handed us REAL services, with the behaviour the
+// coordinator relies on: etcd leases and elections; MongoDB conditional updates
+// and unique indexes.
+
+const run = randomUUID().slice(0, 8);
+
+describe("etcd", () => {
+  const hosts = inject("etcdEndpoints").split(",");
+  const clients: Etcd3[] = [];
+  const connect = () => {
+    const client = new Etcd3({ hosts });
+    clients.push(client);
+    return client.namespace(`services-test-${run}/`);
+  };
+  afterAll(() => {
+    for (const client of clients) client.close();
+  });
+
+  it("stores and reads back a key", async () => {
+    const etcd = connect();
+    await etcd.put("greeting").value("hello");
+    expect(await etcd.get("greeting").string()).toBe("hello");
+  });
+
+  it("drops a leased key once the lease expires", async () => {
+    const etcd = connect();
+    const lease = etcd.lease(2, { autoKeepAlive: false });
+    await lease.put("ephemeral").value("soon gone");
+    expect(await etcd.get("ephemeral").string()).toBe("soon gone");
+
+    const deadline = Date.now() + 15_000;
+    while ((await etcd.get("ephemeral").string()) !== null) {
+      expect(Date.now(), "key outlived its 2 s lease by far").toBeLessThan(deadline);
+      await sleep(250);
+    }
+  });
+
+  it("elects exactly one leader and hands over when it resigns", async () => {
+    // Two clients, as two coordinator nodes would be.
+    const election = `leader-${randomUUID()}`;
+    const [nodeA, nodeB] = [connect(), connect()];
+    const a = nodeA.election(election, 5).campaign("node-a");
+    await a.wait();
+
+    const b = nodeB.election(election, 5).campaign("node-b");
+    let bElected = false;
+    b.on("elected", () => {
+      bElected = true;
+    });
+    await b.getCampaignKey(); // b's candidacy is registered...
+    await sleep(500);
+    expect(bElected).toBe(false); // ...but a stays leader
+    expect(await nodeB.election(election).leader()).toBe("node-a");
+
+    await a.resign();
+    await b.wait();
+    expect(bElected).toBe(true);
+    expect(await nodeA.election(election).leader()).toBe("node-b");
+    await b.resign();
+  });
+});
+
+describe("MongoDB", () => {
+  const client = new MongoClient(inject("mongoUri"));
+  const db = client.db(`services_test_${run}`);
+  afterAll(async () => {
+    await db.dropDatabase();
+    await client.close();
+  });
+
+  it("inserts and finds a document", async () => {
+    const docs = db.collection<{ _id: string; n: number }>("docs");
+    await docs.insertOne({ _id: "a", n: 1 });
+    expect(await docs.findOne({ _id: "a" })).toEqual({ _id: "a", n: 1 });
+  });
+
+  it("lets exactly one of several concurrent conditional updates win", async () => {
+    const sagas = db.collection<{ _id: string; version: number; owner: string | null }>("sagas");
+    await sagas.insertOne({ _id: "s1", version: 1, owner: null });
+
+    const owners = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    const results = await Promise.all(
+      owners.map((owner) =>
+        sagas.updateOne({ _id: "s1", version: 1 }, { $set: { owner }, $inc: { version: 1 } }),
+      ),
+    );
+
+    expect(results.map((r) => r.modifiedCount).reduce((x, y) => x + y)).toBe(1);
+    const winner = owners[results.findIndex((r) => r.modifiedCount === 1)];
+    expect(await sagas.findOne({ _id: "s1" })).toEqual({ _id: "s1", version: 2, owner: winner });
+  });
+
+  it("rejects a duplicate key under a unique index with code 11000", async () => {
+    const keys = db.collection<{ key: string }>("idempotency");
+    await keys.createIndex({ key: 1 }, { unique: true });
+    await keys.insertOne({ key: "k1" });
+
+    const duplicate = await keys.insertOne({ key: "k1" }).catch((error: unknown) => error);
+    expect(duplicate).toBeInstanceOf(MongoServerError);
+    expect((duplicate as MongoServerError).code).toBe(11000);
+    expect(await keys.countDocuments({ key: "k1" })).toBe(1);
+  });
+});
