@@ -39,7 +39,6 @@ describe("cluster failover", () => {
     const ids: string[] = [];
     const startOne = async (i: number) => {
       const sagaId = `fo-${i}-${cluster.prefix.slice(6)}`;
-      ids.push(sagaId);
       const req = {
         sagaId,
         sagaType: "failover",
@@ -52,6 +51,7 @@ describe("cluster failover", () => {
         const node = nodes[(i + attempt) % nodes.length] as ClusterNodeHandle;
         try {
           await call(node.proc.client.startSaga, node.proc.client, req, 5000);
+          ids.push(sagaId);
           return;
         } catch (err) {
           if (attempt > 50) throw err;
@@ -84,6 +84,7 @@ describe("cluster failover", () => {
         });
         if (saga && saga.status === SagaStatus.SAGA_STATUS_RUNNING) versions.set(sagaId, saga.version);
       }
+      console.log(`[debug] ids ${ids.length} orphans ${orphans.length} running ${versions.size} partitions ${death.orphanedPartitions.size}`);
       if (versions.size === 0) return null;
       for (;;) {
         for (const [sagaId, version] of versions) {

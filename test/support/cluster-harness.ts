@@ -82,9 +82,12 @@ export async function startCluster(
       for (;;) {
         const s = await cluster.status(via);
         const live = new Set(liveNodeIds);
+        const assigned = new Set(s.partitions.map((p) => p.assignedNodeId));
         const ok =
           s.members.length === live.size &&
-          s.partitions.every((p) => live.has(p.ownerNodeId) && p.ownerNodeId === p.assignedNodeId);
+          assigned.size === live.size &&
+          [...assigned].every((id) => live.has(id)) &&
+          s.partitions.every((p) => p.ownerNodeId === p.assignedNodeId);
         if (ok) return s;
         if (Date.now() > until) throw new Error(`cluster did not settle: ${JSON.stringify(s.members)}`);
         await new Promise((r) => setTimeout(r, 100));

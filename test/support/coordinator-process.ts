@@ -5,6 +5,12 @@ import { CoordinatorServiceClient } from "@saga-coordinator/proto";
 
 const MAIN = path.resolve(import.meta.dirname, "../../coordinator/dist/cli/main.js");
 
+// Children must not outlive a test run that is interrupted or times out.
+const children = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of children) child.kill("SIGKILL");
+});
+
 export interface CoordinatorProcess {
   child: ChildProcess;
   address: string;
@@ -26,6 +32,8 @@ export async function startCoordinatorProcess(
     env: { ...process.env, SAGA_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
   let output = "";
   child.stdout?.on("data", (d) => {
     output += d;

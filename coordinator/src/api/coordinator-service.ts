@@ -59,12 +59,16 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
       const bad = participantProblem(step.participant, deps.participantNames);
       if (bad) throw invalidArgument(`steps[${i}].participant: ${bad}`);
     }
-    const { record, created } = await writer.startSaga({
+    return router.route(
       sagaId,
-      definition,
-      definitionHash: definitionHash(definition),
-    });
-    return { saga: sagaToProto(record), created };
+      opts,
+      async () => {
+        const hash = definitionHash(definition);
+        const { record, created } = await writer.startSaga({ sagaId, definition, definitionHash: hash });
+        return { saga: sagaToProto(record), created };
+      },
+      (node, md, o) => unaryCall(node.coordinator, node.coordinator.startSaga, { ...req, sagaId }, md, o),
+    );
   };
 
   const getSaga = async (req: GetSagaRequest): Promise<GetSagaResponse> => {
