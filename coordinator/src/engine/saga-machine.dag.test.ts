@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { FailureKind } from "./saga-input.js";
-import { sagaGraph } from "./saga-graph.js";
 import type { SagaDefinition } from "./saga-definition.js";
+import { sagaGraph } from "./saga-graph.js";
+import type { FailureKind } from "./saga-input.js";
 import type { StepStatus } from "./saga-state.js";
 import { GRACE_MS, retry, SagaRun, STEP_TIMEOUT_MS, sagaDef, stepDef, T0 } from "./test-support.js";
 
@@ -84,7 +84,9 @@ describe("DAG saga: forward execution", () => {
   });
 
   it("recover re-dispatches every in-flight call, each with its own attempt number", () => {
-    const run = new SagaRun(sagaDef([stepDef("a"), stepDef("b"), stepDef("c"), stepDef("j", { dependsOn: ["a", "b", "c"] })]));
+    const run = new SagaRun(
+      sagaDef([stepDef("a"), stepDef("b"), stepDef("c"), stepDef("j", { dependsOn: ["a", "b", "c"] })]),
+    );
     run.start();
     run.fail("b", "transient");
     run.at(run.step("b").nextAttemptAt as number).timer();
@@ -191,7 +193,11 @@ describe("DAG saga: compensation in reverse dependency order", () => {
 
   it("an in-flight parallel step failing transiently during compensation is compensated instead of retried", () => {
     const run = new SagaRun(
-      sagaDef([stepDef("a"), stepDef("b", { retry: retry({ maxAttempts: 10 }) }), stepDef("c", { dependsOn: ["a", "b"] })]),
+      sagaDef([
+        stepDef("a"),
+        stepDef("b", { retry: retry({ maxAttempts: 10 }) }),
+        stepDef("c", { dependsOn: ["a", "b"] }),
+      ]),
     );
     run.start();
     run.fail("a", "business");
@@ -272,7 +278,8 @@ describe("DAG saga: compensation order, exhaustively over failure points", () =>
       const [phase, target] = command.split(" ") as [string, string];
       const step = target.split("#")[0] as string;
       let next: string[];
-      if (phase === "execute") next = step === failing ? run.fail(step, kind).commands : run.ok(step).commands;
+      if (phase === "execute")
+        next = step === failing ? run.fail(step, kind).commands : run.ok(step).commands;
       else next = run.compOk(step).commands;
       for (const c of next) {
         if (c.startsWith("compensate ")) {

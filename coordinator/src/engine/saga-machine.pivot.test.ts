@@ -116,6 +116,26 @@ describe("pivot and retriable steps: forward", () => {
     run.ok("close");
     expect(run.status).toBe("COMPLETED");
   });
+
+  it("a FAILED saga does not wake up for a pending retry; resume dispatches it", () => {
+    const def = sagaDef([
+      stepDef("charge", { kind: "pivot" }),
+      stepDef("ship", { kind: "retriable", dependsOn: ["charge"] }),
+      stepDef("email", { kind: "retriable", dependsOn: ["charge"] }),
+    ]);
+    const run = new SagaRun(def);
+    run.start();
+    run.ok("charge");
+    run.fail("email", "transient"); // retry due at T0 + 100
+    expect(run.state.nextWakeAt).toBe(T0 + 100);
+    run.fail("ship", "business");
+    expect(run.status).toBe("FAILED");
+    expect(run.state.nextWakeAt).toBeNull(); // waits for an operator, not for email's retry
+    run.at(T0 + 100);
+    expect(run.timer().commands).toEqual([]);
+    expect(run.step("email").status).toBe("RETRY_WAIT");
+    expect(run.resume().commands).toEqual(["execute ship#2", "execute email#2"]);
+  });
 });
 
 describe("pivot: failures", () => {
@@ -240,7 +260,9 @@ describe("pivot: cancel and deadline", () => {
   it("cancel once the pivot has been dispatched is rejected with a message naming the pivot", () => {
     const run = atPivot();
     const inFlight = run.expectRejected({ type: "cancel", reason: "too late" });
-    expect(inFlight).toBe("pivot step charge has been dispatched; past the pivot a saga can only move forward");
+    expect(inFlight).toBe(
+      "pivot step charge has been dispatched; past the pivot a saga can only move forward",
+    );
 
     run.fail("charge", "transient"); // waiting to retry: still dispatched once
     expect(run.expectRejected({ type: "cancel", reason: "too late" })).toContain("charge");

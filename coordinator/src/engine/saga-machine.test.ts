@@ -124,7 +124,13 @@ describe("stale and duplicate results are ignored (unchanged)", () => {
     run.expectUnchanged({ type: "executeSucceeded", step: "b", attempt: 0, output }); // PENDING
     run.expectUnchanged({ type: "executeSucceeded", step: "b", attempt: 1, output });
     run.expectUnchanged({ type: "executeSucceeded", step: "nope", attempt: 1, output });
-    run.expectUnchanged({ type: "executeFailed", step: "nope", attempt: 1, failure: "transient", error: "x" });
+    run.expectUnchanged({
+      type: "executeFailed",
+      step: "nope",
+      attempt: 1,
+      failure: "transient",
+      error: "x",
+    });
     run.expectUnchanged({ type: "compensateSucceeded", step: "a", attempt: 0 });
     run.expectUnchanged({ type: "compensateSucceeded", step: "a", attempt: 1 }); // a is not compensating
     run.expectUnchanged({ type: "compensateFailed", step: "a", attempt: 1, error: "x" });
@@ -226,7 +232,12 @@ describe("transient failures: retry with backoff", () => {
     run.at(T0 + 5_000);
     expect(run.timer().commands).toEqual(["execute a#3"]);
     expect(run.ok("a").commands).toEqual(["execute b#1"]);
-    expect(run.step("a")).toMatchObject({ status: "SUCCEEDED", attempts: 3, lastError: "", outcomeUnknown: false });
+    expect(run.step("a")).toMatchObject({
+      status: "SUCCEEDED",
+      attempts: 3,
+      lastError: "",
+      outcomeUnknown: false,
+    });
   });
 
   it("treats a timeout like a transient error (retried by policy)", () => {
@@ -284,7 +295,10 @@ describe("failure of a step: compensation in reverse order", () => {
     expect(run.status).toBe("COMPENSATING");
     expect(run.state.reason).toBe("step c failed: FAILED_PRECONDITION: out of stock");
     expect(run.statuses()).toEqual({ a: "SUCCEEDED", b: "COMPENSATING", c: "FAILED", d: "SKIPPED" });
-    expect(run.step("c")).toMatchObject({ outcomeUnknown: false, lastError: "FAILED_PRECONDITION: out of stock" });
+    expect(run.step("c")).toMatchObject({
+      outcomeUnknown: false,
+      lastError: "FAILED_PRECONDITION: out of stock",
+    });
     expect(failed.history.map((h) => h.type)).toEqual([
       "STEP_FAILED",
       "COMPENSATION_DISPATCHED",
@@ -428,7 +442,12 @@ describe("compensation retries", () => {
 
     const resumed = run.resume("participant fixed");
     expect(resumed.commands).toEqual(["compensate b#3"]);
-    expect(resumed.history[0]).toEqual({ type: "RESUMED", step: "", attempt: 0, detail: "participant fixed" });
+    expect(resumed.history[0]).toEqual({
+      type: "RESUMED",
+      step: "",
+      attempt: 0,
+      detail: "participant fixed",
+    });
     expect(run.status).toBe("COMPENSATING");
     // Fresh budget: one more failure is a retry, not FAILED again.
     run.compFail("b");
@@ -549,7 +568,9 @@ describe("cancel", () => {
   });
 
   it("cancel of a FAILED saga is rejected and points at resume", () => {
-    const run = new SagaRun(sagaDef([stepDef("a", { compensateRetry: retry({ maxAttempts: 1 }) }), stepDef("b")]));
+    const run = new SagaRun(
+      sagaDef([stepDef("a", { compensateRetry: retry({ maxAttempts: 1 }) }), stepDef("b")]),
+    );
     run.start();
     run.ok("a");
     run.fail("b", "business");

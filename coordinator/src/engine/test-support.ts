@@ -127,7 +127,9 @@ export class SagaRun {
   send(input: SagaInput): Changed {
     const result = this.raw(input);
     if (result.kind !== "changed") {
-      throw new UnexpectedResult(`${JSON.stringify(input)}: expected "changed", got ${JSON.stringify(result)}`);
+      throw new UnexpectedResult(
+        `${JSON.stringify(input)}: expected "changed", got ${JSON.stringify(result)}`,
+      );
     }
     this.state = deepFreeze(result.state);
     this.history.push(...result.history);

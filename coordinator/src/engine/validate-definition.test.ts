@@ -93,9 +93,7 @@ describe("validateDefinition: saga-level checks", () => {
   it("rejects more steps than the limit, naming the limit", () => {
     const steps = ["a", "b", "c", "d"].map((n) => stepDef(n));
     const limits = { ...DEFAULT_LIMITS, maxSteps: 3 };
-    expect(check(sagaDef(steps), limits)).toBe(
-      "steps: 4 steps given; at most 3 steps per saga are allowed",
-    );
+    expect(check(sagaDef(steps), limits)).toBe("steps: 4 steps given; at most 3 steps per saga are allowed");
     expect(check(sagaDef(steps.slice(0, 3)), limits)).toBeNull();
   });
 
@@ -118,7 +116,9 @@ describe("validateDefinition: saga-level checks", () => {
       'labels: key "bad key" is not valid',
     );
     expect(check(sagaDef([stepDef("a")], { labels: { "": "v" } }))).toContain('labels: key "" is not valid');
-    expect(check(sagaDef([stepDef("a")], { labels: { ["k".repeat(64)]: "v" } }))).toContain("1..63 characters");
+    expect(check(sagaDef([stepDef("a")], { labels: { ["k".repeat(64)]: "v" } }))).toContain(
+      "1..63 characters",
+    );
     expect(check(sagaDef([stepDef("a")], { labels: { k: "v".repeat(257) } }))).toBe(
       "labels[k]: value is longer than 256 characters",
     );
@@ -185,7 +185,9 @@ describe("validateDefinition: step fields", () => {
     expect(check(withStep(1, { timeoutMs: -5 }))).toBe(
       "steps[1].timeout: -5ms is out of range; allowed 1ms..1h (unset means 30s)",
     );
-    expect(check(withStep(2, { timeoutMs: HOUR + 1 }))).toContain("steps[2].timeout: 3600001ms is out of range");
+    expect(check(withStep(2, { timeoutMs: HOUR + 1 }))).toContain(
+      "steps[2].timeout: 3600001ms is out of range",
+    );
   });
 
   describe.each([
@@ -262,7 +264,10 @@ describe("validateDefinition: depends_on", () => {
     ]);
     const msg = check(def);
     expect(msg).toMatch(/^steps: depends_on has a cycle: /);
-    const path = (msg ?? "").replace(/^steps: depends_on has a cycle: /, "").replace(/; .*$/, "").split(" -> ");
+    const path = (msg ?? "")
+      .replace(/^steps: depends_on has a cycle: /, "")
+      .replace(/; .*$/, "")
+      .split(" -> ");
     expect(path[0]).toBe(path[path.length - 1]);
     expect(new Set(path)).toEqual(new Set(["x", "y", "z"]));
     expect(path).not.toContain("root");
