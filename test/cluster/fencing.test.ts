@@ -97,9 +97,10 @@ describe("fencing", () => {
       }
     }
     const sagas = mongo.db(cluster.database).collection("sagas");
-    const snapshot = new Map(
-      (await sagas.find({ _id: { $in: ids } } as never).toArray()).map((d) => [d._id, d.version]),
-    );
+    // What the ex-owner must not change: state and history (a later claim by a new owner may bump the version).
+    const fingerprint = (d: Record<string, unknown>) => JSON.stringify([d.state, d.eventSeq, d.status]);
+    const docs = await sagas.find({ _id: { $in: ids } } as never).toArray();
+    const snapshot = new Map(docs.map((d) => [d._id, fingerprint(d)]));
     for (const d of await sagas.find({ _id: { $in: ids } } as never).toArray())
       expect(aFences.has(d.fence)).toBe(false);
 
@@ -111,7 +112,10 @@ describe("fencing", () => {
 
     const after = await sagas.find({ _id: { $in: ids } } as never).toArray();
     for (const d of after) {
-      expect(d.version, `saga ${d._id} was written after the ex-owner resumed`).toBe(snapshot.get(d._id));
+      expect(fingerprint(d), `saga ${d._id} was written after the ex-owner resumed`).toBe(
+        snapshot.get(d._id),
+      );
+      expect(aFences.has(d.fence)).toBe(false);
       expect(d.status).toBe("COMPLETED");
     }
     for (const sagaId of ids) {

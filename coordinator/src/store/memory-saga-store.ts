@@ -1,3 +1,4 @@
+import { isTerminal } from "../engine/saga-state.js";
 import { compareNewestFirst, matchesListQuery } from "./list-order.js";
 import type { SagaEventRecord, SagaRecord } from "./saga-record.js";
 import type { InsertResult, ListQuery, PartitionSet, SagaStore } from "./saga-store.js";
@@ -61,7 +62,8 @@ export class MemorySagaStore implements SagaStore {
 
   async claimPartition(partition: number, fence: number): Promise<void> {
     for (const record of this.records.values()) {
-      if (record.partition === partition && record.fence < fence) {
+      // Finished sagas are never written again, so only unfinished ones need the new fence.
+      if (record.partition === partition && record.fence < fence && !isTerminal(record.state.status)) {
         record.fence = fence;
         record.version += 1;
       }
