@@ -82,7 +82,7 @@ describe("pivot and retriable steps: forward", () => {
     expect(run.state.nextWakeAt).toBeNull();
     expect(run.expectRejected({ type: "cancel", reason: "x" })).toContain("FAILED");
     run.after(60_000);
-    expect(run.timer().commands).toEqual([]);
+    run.expectUnchanged({ type: "timerFired" });
 
     const resumed = run.resume("address fixed");
     expect(resumed.commands).toEqual(["execute ship#3"]);
@@ -132,7 +132,7 @@ describe("pivot and retriable steps: forward", () => {
     expect(run.status).toBe("FAILED");
     expect(run.state.nextWakeAt).toBeNull(); // waits for an operator, not for email's retry
     run.at(T0 + 100);
-    expect(run.timer().commands).toEqual([]);
+    run.expectUnchanged({ type: "timerFired" });
     expect(run.step("email").status).toBe("RETRY_WAIT");
     expect(run.resume().commands).toEqual(["execute ship#2", "execute email#2"]);
   });
@@ -290,7 +290,7 @@ describe("pivot: cancel and deadline", () => {
     // The deadline is no longer a wake-up reason: only the pivot's call is watched.
     expect(run.state.nextWakeAt).toBe(T0 + 1_000 + GRACE_MS);
     run.at(deadlineAt + 1);
-    expect(run.timer().commands).toEqual([]);
+    run.expectUnchanged({ type: "timerFired" });
     expect(run.status).toBe("RUNNING");
     run.ok("charge");
     run.at(deadlineAt + 100_000);

@@ -208,8 +208,7 @@ describe("transient failures: retry with backoff", () => {
 
     // Early timer: nothing happens to the step.
     run.at(T0 + 109);
-    const early = run.timer();
-    expect(early.commands).toEqual([]);
+    run.expectUnchanged({ type: "timerFired" });
     expect(run.step("a")).toMatchObject({ status: "RETRY_WAIT", attempts: 1, nextAttemptAt: T0 + 110 });
     expect(run.state.nextWakeAt).toBe(T0 + 110);
 
@@ -409,7 +408,7 @@ describe("compensation retries", () => {
     expect(run.state.nextWakeAt).toBe(T0 + 105);
 
     run.at(T0 + 104);
-    expect(run.timer().commands).toEqual([]);
+    run.expectUnchanged({ type: "timerFired" });
     run.at(T0 + 105);
     expect(run.timer().commands).toEqual(["compensate b#2"]);
     run.compFail("b");
@@ -436,7 +435,7 @@ describe("compensation retries", () => {
     expect(run.state.nextWakeAt).toBeNull();
     // A FAILED saga waits for an operator: timers do nothing, a stays as it was.
     run.after(3_600_000);
-    expect(run.timer().commands).toEqual([]);
+    run.expectUnchanged({ type: "timerFired" });
     expect(run.step("a").status).toBe("SUCCEEDED");
     expect(run.status).toBe("FAILED");
 
@@ -535,7 +534,7 @@ describe("cancel", () => {
     expect(run.step("b")).toMatchObject({ status: "COMPENSATING", attempts: 1, outcomeUnknown: true });
     // Its retry time passing does not execute it again.
     run.after(500);
-    expect(run.timer().commands).toEqual([]);
+    run.expectUnchanged({ type: "timerFired" });
     expect(run.compOk("b").commands).toEqual(["compensate a#1"]);
   });
 
@@ -603,7 +602,7 @@ describe("saga deadline", () => {
     run.start();
     run.ok("a");
     run.at(deadlineAt - 1);
-    expect(run.timer().commands).toEqual([]);
+    run.expectUnchanged({ type: "timerFired" });
     expect(run.status).toBe("RUNNING");
 
     run.at(deadlineAt);
@@ -674,7 +673,7 @@ describe("recover (a node took the saga over)", () => {
     const run = new SagaRun(abc());
     run.start();
     run.fail("a", "transient");
-    expect(run.recover().commands).toEqual([]); // a waits for its retry
+    run.expectUnchanged({ type: "recover" }); // a waits for its retry
     run.at(run.step("a").nextAttemptAt as number);
     expect(run.recover().commands).toEqual(["execute a#2"]); // due: dispatched once, as attempt 2
   });
@@ -683,7 +682,7 @@ describe("recover (a node took the saga over)", () => {
     const run = new SagaRun(sagaDef([stepDef("a")]));
     run.start();
     run.ok("a");
-    expect(run.recover().commands).toEqual([]);
+    run.expectUnchanged({ type: "recover" });
     expect(run.status).toBe("COMPLETED");
   });
 });
@@ -696,7 +695,7 @@ describe("timerFired re-sends calls presumed lost", () => {
     expect(run.state.nextWakeAt).toBe(due);
 
     run.at(due - 1);
-    expect(run.timer().commands).toEqual([]);
+    run.expectUnchanged({ type: "timerFired" });
     expect(run.step("a").dispatchedAt).toBe(T0);
 
     run.at(due);
@@ -712,7 +711,7 @@ describe("timerFired re-sends calls presumed lost", () => {
     expect(run.state.nextWakeAt).toBe(lostAt(due));
     // Not again until another full window has passed.
     run.after(STEP_TIMEOUT_MS);
-    expect(run.timer().commands).toEqual([]);
+    run.expectUnchanged({ type: "timerFired" });
   });
 
   it("uses each step's own timeout", () => {
@@ -720,7 +719,7 @@ describe("timerFired re-sends calls presumed lost", () => {
     run.start();
     expect(run.state.nextWakeAt).toBe(T0 + 20_000 + GRACE_MS);
     run.at(lostAt(T0));
-    expect(run.timer().commands).toEqual([]);
+    run.expectUnchanged({ type: "timerFired" });
     run.at(T0 + 20_000 + GRACE_MS);
     expect(run.timer().commands).toEqual(["execute a#1"]);
   });
@@ -810,5 +809,51 @@ describe("the input state is never mutated", () => {
     run.expectRejected({ type: "resume", reason: "x" });
     run.expectUnchanged({ type: "executeSucceeded", step: "a", attempt: 1, output: new Uint8Array() });
     expect(run.state).toEqual(before);
+  });
+});
+
+describe("review fixes", () => {
+  it("compensates a step refused by a business failure after an attempt without an answer", () => {
+    const run = new SagaRun(sagaDef([stepDef("a"), stepDef("b", { retry: retry({ maxAttempts: 3 }) })]));
+    run.start();
+    run.ok("a");
+    run.fail("b", "timeout");
+    run.at(run.step("b").nextAttemptAt as number);
+    expect(run.timer().commands).toEqual(["execute b#2"]);
+    // The first attempt may have gone through; the refusal does not prove otherwise.
+    expect(run.fail("b", "business").commands).toEqual(["compensate b#1"]);
+    expect(run.step("b")).toMatchObject({ status: "COMPENSATING", outcomeUnknown: true });
+  });
+
+  it("does not compensate a step whose only answer was a business failure", () => {
+    const run = new SagaRun(sagaDef([stepDef("a"), stepDef("b")]));
+    run.start();
+    run.ok("a");
+    expect(run.fail("b", "business").commands).toEqual(["compensate a#1"]);
+    expect(run.step("b")).toMatchObject({ status: "FAILED", outcomeUnknown: false });
+  });
+
+  it("restarts the backoff after an operator resume", () => {
+    const run = new SagaRun(
+      sagaDef([stepDef("a", { compensateRetry: retry({ maxAttempts: 2 }) }), stepDef("b")]),
+    );
+    run.start();
+    run.ok("a");
+    run.fail("b", "business");
+    run.compFail("a");
+    const firstWait = (run.step("a").nextAttemptAt as number) - run.now;
+    run.at(run.step("a").nextAttemptAt as number);
+    expect(run.timer().commands).toEqual(["compensate a#2"]);
+    run.compFail("a");
+    expect(run.status).toBe("FAILED");
+    expect(run.resume().commands).toEqual(["compensate a#3"]);
+    run.compFail("a");
+    expect((run.step("a").nextAttemptAt as number) - run.now).toBe(firstWait);
+  });
+
+  it("ignores a repeated start", () => {
+    const run = new SagaRun(abc());
+    run.start();
+    run.expectUnchanged({ type: "start" });
   });
 });

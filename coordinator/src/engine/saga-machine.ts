@@ -51,7 +51,16 @@ export function transition(
   const outcome = run.apply(input);
   if (outcome !== "ok") return outcome;
   run.advance();
-  return run.result();
+  const result = run.result();
+  // Nothing happened (e.g. a timer fired early): no write, no new version.
+  if (
+    result.kind === "changed" &&
+    result.history.length === 0 &&
+    result.state.nextWakeAt === state.nextWakeAt
+  ) {
+    return UNCHANGED;
+  }
+  return result;
 }
 
 type ApplyOutcome = "ok" | { kind: "unchanged" } | { kind: "rejected"; message: string };
@@ -77,6 +86,8 @@ class Transition {
   apply(input: SagaInput): ApplyOutcome {
     switch (input.type) {
       case "start":
+        // Only once: a repeated start (e.g. a retried insert) must not add history.
+        if (Object.values(this.draft.steps).some((st) => st.attempts > 0)) return UNCHANGED;
         this.record("SAGA_STARTED", "", 0, this.def.sagaType);
         return "ok";
       case "executeSucceeded":
@@ -124,9 +135,12 @@ class Transition {
     s.dispatchedAt = null;
 
     if (failure === "business") {
-      // A definite "no": the step did not take effect, so it is neither retried nor compensated.
+      // A definite "no" is not retried. It proves this attempt had no effect, but
+      // not that an earlier attempt without an answer had none (a participant
+      // without a barrier may refuse *because* the first attempt went through),
+      // so outcomeUnknown from earlier attempts stands and such a step is
+      // compensated; a barrier answers that compensation as a null compensation.
       s.status = "FAILED";
-      s.outcomeUnknown = false;
       this.record("STEP_FAILED", name, attempt, error);
       if (stepDef.kind === "retriable") {
         this.fail(`retriable step ${name} was refused (${error}); it must eventually succeed`);
@@ -142,7 +156,8 @@ class Transition {
     const mayRetry = stepDef.kind === "retriable" || used < stepDef.retry.maxAttempts;
     if (this.draft.status === "RUNNING" && mayRetry) {
       s.status = "RETRY_WAIT";
-      s.nextAttemptAt = this.ctx.now + backoffDelayMs(stepDef.retry, s.attempts + 1, this.ctx.random());
+      // Backoff restarts after an operator resume: count only the attempts of this budget.
+      s.nextAttemptAt = this.ctx.now + backoffDelayMs(stepDef.retry, used + 1, this.ctx.random());
       this.record("STEP_RETRY_SCHEDULED", name, attempt, error);
       return "ok";
     }
@@ -195,8 +210,7 @@ class Transition {
       );
       return "ok";
     }
-    s.nextAttemptAt =
-      this.ctx.now + backoffDelayMs(stepDef.compensateRetry, s.compensateAttempts + 1, this.ctx.random());
+    s.nextAttemptAt = this.ctx.now + backoffDelayMs(stepDef.compensateRetry, used + 1, this.ctx.random());
     this.record("COMPENSATION_RETRY_SCHEDULED", name, attempt, error);
     return "ok";
   }
