@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { ServerUnaryCall, ServerWritableStream, ServiceError, sendUnaryData } from "@grpc/grpc-js";
+import type { ServerWritableStream } from "@grpc/grpc-js";
 import type {
   CancelSagaRequest,
   CancelSagaResponse,

@@ -26,6 +26,12 @@ function commonOptions(cmd: Command): Command {
       ).env("SAGA_ADVERTISE"),
     )
     .addOption(
+      new Option(
+        "--metrics-listen <host:port>",
+        "serve Prometheus metrics at http://HOST:PORT/metrics (off when unset)",
+      ).env("SAGA_METRICS_LISTEN"),
+    )
+    .addOption(
       new Option("--log-level <level>", "trace|debug|info|warn|error|fatal|silent")
         .env("SAGA_LOG_LEVEL")
         .default("info"),
@@ -96,7 +102,8 @@ function commonOptions(cmd: Command): Command {
 function byFlagName(cmd: Command): Record<string, unknown> {
   const values = cmd.opts();
   const raw: Record<string, unknown> = {};
-  for (const option of cmd.options) raw[option.long?.slice(2) ?? option.name()] = values[option.attributeName()];
+  for (const option of cmd.options)
+    raw[option.long?.slice(2) ?? option.name()] = values[option.attributeName()];
   return raw;
 }
 

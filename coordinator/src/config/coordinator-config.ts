@@ -21,6 +21,7 @@ export const coordinatorConfigSchema = z.object({
   mode: z.enum(["dev", "start"]),
   listen: hostPort,
   advertise: hostPort.optional(),
+  "metrics-listen": hostPort.optional(),
   "log-level": z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
   participant: participants,
   "max-steps": int(1, 10_000),

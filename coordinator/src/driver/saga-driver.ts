@@ -4,6 +4,7 @@ import { sagaGraph } from "../engine/saga-graph.js";
 import type { SagaCommand, SagaInput } from "../engine/saga-input.js";
 import { initialState, transition } from "../engine/saga-machine.js";
 import { isTerminal } from "../engine/saga-state.js";
+import type { CoordinatorMetrics } from "../observability/coordinator-metrics.js";
 import type { SagaEventRecord, SagaRecord } from "../store/saga-record.js";
 import type { SagaStore } from "../store/saga-store.js";
 import type { ParticipantTransport } from "../transport/participant-transport.js";
@@ -20,6 +21,7 @@ export interface DriverOptions {
   /** Resolves a step's participant (logical name or host:port) to an address. */
   resolveParticipant: (participant: string) => string;
   partitionOf: (sagaId: string) => number;
+  metrics?: CoordinatorMetrics;
   now?: () => number;
   random?: () => number;
 }
@@ -115,6 +117,7 @@ export class SagaDriver {
       return { record: inserted.existing, created: false };
     }
     this.cache.set(record.sagaId, record);
+    this.options.metrics?.sagasStarted.inc({ saga_type: saga.definition.sagaType });
     const started = await this.apply(saga.sagaId, { type: "start" });
     return { record: started, created: true };
   }
@@ -215,6 +218,10 @@ export class SagaDriver {
       else this.cache.set(sagaId, next);
       this.bus.publish(sagaId, events);
       this.logTransition(next, input);
+      const status = next.state.status;
+      if (status !== current.state.status && (isTerminal(status) || status === "FAILED")) {
+        this.options.metrics?.sagasFinished.inc({ saga_type: next.definition.sagaType, status });
+      }
       for (const command of result.commands) this.dispatch(next, command);
       return next;
     }
@@ -252,6 +259,7 @@ export class SagaDriver {
       payload: def.payload,
       contentType: def.contentType,
     };
+    const timer = this.options.metrics?.participantCalls.startTimer({ phase });
     const run = async () => {
       const address = this.options.resolveParticipant(def.participant);
       log.debug({ address }, "calling participant");
@@ -300,7 +308,12 @@ export class SagaDriver {
           } as const);
     };
     const pending: Promise<void> = run()
-      .then((input) => this.apply(record.sagaId, input))
+      .then((input) => {
+        const failure =
+          "failure" in input ? input.failure : input.type === "compensateFailed" ? "transient" : "ok";
+        timer?.({ outcome: failure });
+        return this.apply(record.sagaId, input);
+      })
       .then(
         () => undefined,
         (err: unknown) => {

@@ -113,7 +113,7 @@ class Transition {
 
   private onExecuteSucceeded(name: string, attempt: number, output: Uint8Array): ApplyOutcome {
     const step = this.draft.steps[name];
-    if (!step || step.status !== "EXECUTING" || step.attempts !== attempt) return UNCHANGED;
+    if (step?.status !== "EXECUTING" || step.attempts !== attempt) return UNCHANGED;
     Object.assign(this.mut(name), {
       status: "SUCCEEDED",
       output,
@@ -177,8 +177,7 @@ class Transition {
   private onCompensateSucceeded(name: string, attempt: number): ApplyOutcome {
     const step = this.draft.steps[name];
     if (
-      !step ||
-      step.status !== "COMPENSATING" ||
+      step?.status !== "COMPENSATING" ||
       step.dispatchedAt === null ||
       step.compensateAttempts !== attempt
     ) {

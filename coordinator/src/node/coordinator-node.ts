@@ -16,6 +16,8 @@ import type { CoordinatorConfig } from "../config/coordinator-config.js";
 import { type PartitionOwnership, SoleOwnership } from "../driver/partition-ownership.js";
 import { SagaDriver } from "../driver/saga-driver.js";
 import { SagaEventBus } from "../driver/saga-event-bus.js";
+import { CoordinatorMetrics } from "../observability/coordinator-metrics.js";
+import { startMetricsServer } from "../observability/metrics-server.js";
 import { MemorySagaStore } from "../store/memory-saga-store.js";
 import { MongoSagaStore } from "../store/mongo-saga-store.js";
 import type { SagaStore } from "../store/saga-store.js";
@@ -169,7 +171,11 @@ export async function startCoordinatorNode(
   let address = config.advertise ?? config.listen;
   const hosts = config["etcd-endpoints"];
   const topology = hosts ? etcdTopology(config, store, logger, hosts) : soleTopology(config, () => address);
+  const metrics = new CoordinatorMetrics();
+  const metricsListen = config["metrics-listen"];
+  const metricsServer = metricsListen ? await startMetricsServer(metricsListen, metrics.registry) : null;
   const driver = new SagaDriver(store, transport, topology.ownership, bus, logger, {
+    metrics,
     pollIntervalMs: config["poll-interval-ms"],
     lostCallGraceMs: config["lost-call-grace-ms"],
     resolveParticipant: (p) => participants[p] ?? p,
@@ -207,6 +213,7 @@ export async function startCoordinatorNode(
       await driver.stop();
       transport.close();
       await store.close();
+      metricsServer?.close();
       logger.info("coordinator stopped");
     },
   };

@@ -1,0 +1,29 @@
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+
+/** Prometheus metrics of one coordinator node. */
+export class CoordinatorMetrics {
+  readonly registry = new Registry();
+  readonly sagasStarted = new Counter({
+    name: "saga_started_total",
+    help: "Sagas created by StartSaga on this node.",
+    labelNames: ["saga_type"],
+    registers: [this.registry],
+  });
+  readonly sagasFinished = new Counter({
+    name: "saga_finished_total",
+    help: "Sagas that reached COMPLETED, COMPENSATED or FAILED (FAILED needs an operator).",
+    labelNames: ["saga_type", "status"],
+    registers: [this.registry],
+  });
+  readonly participantCalls = new Histogram({
+    name: "saga_participant_call_seconds",
+    help: "Duration of participant calls by phase and outcome (ok, business, transient, timeout).",
+    labelNames: ["phase", "outcome"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,49 @@
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+
+const MAIN = path.resolve(import.meta.dirname, "../../coordinator/dist/cli/main.js");
+const run = async (args: string[], env: Record<string, string> = {}) => {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [MAIN, ...args], {
+      env: { ...process.env, ...env },
+      timeout: 15_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+};
+
+describe("saga-coordinator CLI", () => {
+  it("lists every flag with its environment variable in --help", async () => {
+    const { code, stdout } = await run(["start", "--help"]);
+    expect(code).toBe(0);
+    for (const env of [
+      "SAGA_LISTEN",
+      "SAGA_MONGODB_URI",
+      "SAGA_ETCD_ENDPOINTS",
+      "SAGA_NODE_ID",
+      "SAGA_PARTITIONS",
+    ]) {
+      expect(stdout).toContain(env);
+    }
+  });
+
+  it.each([
+    [["dev", "--listen", "nowhere"], {}, "--listen: must be HOST:PORT"],
+    [["dev", "--max-steps", "lots"], {}, "--max-steps:"],
+    [["dev", "--partitions", "0"], {}, "--partitions: must be at least 1"],
+    [["dev"], { SAGA_LOG_LEVEL: "loud" }, "--log-level:"],
+    [["start"], {}, "--mongodb-uri: is required in start mode"],
+    [["start", "--mongodb-uri", "http://x"], {}, "--mongodb-uri: must be a mongodb:// or mongodb+srv:// URI"],
+    [["dev", "--participant", "payment"], {}, "--participant: must be NAME=HOST:PORT"],
+  ])("stops on a bad value, naming the flag: %j %j", async (args, env, message) => {
+    const { code, stderr } = await run(args as string[], env as Record<string, string>);
+    expect(code).toBe(2);
+    expect(stderr).toContain(message);
+    expect(stderr).not.toContain("    at ");
+  });
+});
