@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config";
 // real etcd and a real MongoDB-wire server from test/setup/global-setup.ts.
 export default defineConfig({
   test: {
+    // Integration and cluster tests start real processes; one file at a time keeps them from starving each other.
+    fileParallelism: false,
     projects: [
       {
         test: {
@@ -18,7 +20,6 @@ export default defineConfig({
           globalSetup: ["test/setup/global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          fileParallelism: false,
         },
       },
     ],

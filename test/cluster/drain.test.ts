@@ -57,7 +57,11 @@ describe("drain", () => {
     expect(b.proc.child.exitCode).toBe(0);
     await starting;
 
+    // A saga's "stall" is its longest pause between two events. Sagas that did not
+    // live through the hand-over give the baseline pause under this machine's load.
+    let baseline = 0;
     let worstGap = 0;
+    const handoverEnd = termAt + handoverMs;
     for (const sagaId of ids) {
       let history: { time?: Date }[] = [];
       for (;;) {
@@ -69,17 +73,22 @@ describe("drain", () => {
         await sleep(50);
       }
       const times = history.map((e) => e.time?.getTime() ?? 0);
-      for (let i = 1; i < times.length; i++)
-        worstGap = Math.max(worstGap, (times[i] ?? 0) - (times[i - 1] ?? 0));
+      let gap = 0;
+      for (let i = 1; i < times.length; i++) gap = Math.max(gap, (times[i] ?? 0) - (times[i - 1] ?? 0));
+      const first = times[0] ?? 0;
+      const last = times.at(-1) ?? 0;
+      if (last < termAt || first > handoverEnd) baseline = Math.max(baseline, gap);
+      else worstGap = Math.max(worstGap, gap);
     }
     for (const sagaId of ids) {
       for (const s of ["one", "two", "three"])
         expect(participant.effects.get(`${sagaId}/${s}/execute`)).toBe(1);
     }
     console.log(
-      `[drain] hand-over took ${handoverMs} ms; the longest pause between two events of a saga was ${worstGap} ms`,
+      `[drain] hand-over took ${handoverMs} ms; longest pause of a saga that lived through it: ${worstGap} ms ` +
+        `(sagas before or after it: ${baseline} ms)`,
     );
-    // A saga may wait for the hand-over plus one step call (100 ms) and one timer poll (100 ms).
-    expect(worstGap).toBeLessThanOrEqual(handoverMs + 100 + 100 + 250);
+    // Waiting for lease expiry would stall sagas for 10 s; a real hand-over costs about its own duration.
+    expect(worstGap).toBeLessThanOrEqual(handoverMs + baseline + 1000);
   });
 });

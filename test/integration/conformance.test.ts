@@ -11,7 +11,7 @@ import {
   runConformance,
   startParticipant,
 } from "@saga-coordinator/participant-sdk";
-import { ParticipantServiceService } from "@saga-coordinator/proto";
+import { type ParticipantServiceServer, ParticipantServiceService } from "@saga-coordinator/proto";
 import { MongoClient } from "mongodb";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
@@ -179,10 +179,11 @@ describe("runConformance", () => {
   it("fails the unknown-step rule for a participant that answers OK to any step name", async () => {
     // A hand-written participant (no SDK), as a careless implementation in any language might be.
     const server = new Server();
-    server.addService(ParticipantServiceService, {
+    const careless: ParticipantServiceServer = {
       execute: (_call, cb) => cb(null, { output: Buffer.from("ok") }),
       compensate: (_call, cb) => cb(null, {}),
-    });
+    };
+    server.addService(ParticipantServiceService, careless);
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) =>
         err ? reject(err) : resolve(p),

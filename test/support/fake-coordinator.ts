@@ -8,6 +8,7 @@ import {
   status,
 } from "@grpc/grpc-js";
 import {
+  type CoordinatorServiceServer,
   CoordinatorServiceService,
   type Saga,
   type SagaEvent,
@@ -63,7 +64,7 @@ export class FakeCoordinator {
   private clock = Date.parse("2030-01-01T00:00:00Z");
 
   async start(): Promise<this> {
-    this.server.addService(CoordinatorServiceService, {
+    const implementation: CoordinatorServiceServer = {
       startSaga: (call, cb) =>
         this.unary("StartSaga", cb, () => {
           this.startRequests.push(call.request);
@@ -105,7 +106,8 @@ export class FakeCoordinator {
           return { saga: entry.saga };
         }),
       watchSaga: (call) => this.watch(call),
-    });
+    };
+    this.server.addService(CoordinatorServiceService, implementation);
     const port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) =>
         err ? reject(err) : resolve(p),
