@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "[test] installing npm dependencies (npm ci)..."
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "[test] installing npm dependencies..."
+  # `npm install` with the committed lock, not `npm ci`: see README, "Why not npm ci".
+  npm install --no-audit --no-fund --loglevel=error
 fi
 echo "[test] building..."
 npm run build --silent
