@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
+# The Python and Go example participants: toolchain bits, generated code, builds.
+bash scripts/install-python-deps.sh
+bash scripts/install-go-deps.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[test] installing npm dependencies..."
   # `npm install` with the committed lock, not `npm ci`: see README, "Why not npm ci".
@@ -13,3 +16,7 @@ echo "[test] building..."
 npm run build --silent
 echo "[test] running vitest (unit + integration)..."
 npx vitest run "$@"
+echo "[test] running the Python participant's tests (pytest)..."
+bash scripts/test-python.sh
+echo "[test] running the Go participant's tests (go test)..."
+bash scripts/test-go.sh
