@@ -25,6 +25,10 @@ export async function* watchSagaEvents(
   const onAbort = () => wake?.();
   signal.addEventListener("abort", onAbort);
   try {
+    // Terminal is seen in the stream itself (its last STATUS_CHANGED), so the
+    // saga document is read once, for a saga that had ended before we came.
+    const saga = await store.get(sagaId);
+    if (!saga || (isTerminal(saga.state.status) && saga.eventSeq <= last)) return;
     while (!signal.aborted) {
       const batch = await store.events(sagaId, last, PAGE);
       for (const event of batch) {
@@ -33,8 +37,6 @@ export async function* watchSagaEvents(
         if (event.type === "STATUS_CHANGED" && isTerminal(event.status)) return;
       }
       if (batch.length === PAGE) continue;
-      const saga = await store.get(sagaId);
-      if (!saga || (isTerminal(saga.state.status) && saga.eventSeq <= last)) return;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, pollIntervalMs);
         wake = () => {
