@@ -2,6 +2,9 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { startCoordinatorProcess } from "../support/coordinator-process.js";
+import { freePort } from "../support/free-port.js";
+import { call, callError } from "../support/grpc-call.js";
 
 const MAIN = path.resolve(import.meta.dirname, "../../coordinator/dist/cli/main.js");
 const run = async (args: string[], env: Record<string, string> = {}) => {
@@ -29,6 +32,39 @@ describe("saga-coordinator CLI", () => {
       "SAGA_PARTITIONS",
     ]) {
       expect(stdout).toContain(env);
+    }
+  });
+
+  it("reads comma-separated logical participants from SAGA_PARTICIPANTS", async () => {
+    const listen = `127.0.0.1:${await freePort()}`;
+    const node = await startCoordinatorProcess(["dev", "--listen", listen], {
+      SAGA_PARTICIPANTS: "inventory=127.0.0.1:1, payment=127.0.0.1:2",
+    });
+    try {
+      const steps = ["inventory", "payment"].map((name) => ({
+        name,
+        participant: name,
+        payload: Buffer.from("{}"),
+        contentType: "application/json",
+        dependsOn: [],
+        kind: 0,
+      }));
+      const res = await call(node.client.startSaga, node.client, {
+        sagaId: "",
+        sagaType: "t",
+        steps,
+        labels: {},
+      });
+      expect(res.created).toBe(true);
+      const unknown = await callError(node.client.startSaga, node.client, {
+        sagaId: "",
+        sagaType: "t",
+        steps: [{ ...(steps[0] as (typeof steps)[number]), participant: "billing" }],
+        labels: {},
+      });
+      expect(unknown.details).toContain("one of inventory, payment");
+    } finally {
+      await node.kill("SIGTERM");
     }
   });
 

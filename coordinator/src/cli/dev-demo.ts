@@ -143,11 +143,13 @@ export async function runDevDemo(coordinatorAddress: string): Promise<void> {
     order(`order-${run}-fail`, addresses, ""),
   );
   client.close();
+  // Reflection cannot describe map fields for grpcurl (see node/grpc-server.ts), so point it at the protos.
+  const g = "grpcurl -plaintext -import-path proto -proto saga/v1/coordinator.proto";
   out(`
-The coordinator keeps running. Try it (grpcurl uses server reflection; or use SagaClient from @saga-coordinator/participant-sdk):
+The coordinator keeps running. Try it with grpcurl from the repository root (or with SagaClient from @saga-coordinator/participant-sdk):
   grpcurl -plaintext ${coordinatorAddress} list
-  grpcurl -plaintext -d '{"saga_id":"order-${run}-fail","include_history":true}' ${coordinatorAddress} saga.v1.CoordinatorService/GetSaga
-  grpcurl -plaintext -d '{"labels":{"demo":"true"}}' ${coordinatorAddress} saga.v1.CoordinatorService/ListSagas
-  grpcurl -plaintext -d '{"saga_id":"my-saga","saga_type":"demo","steps":[{"name":"reserve-stock","participant":"${addresses.inventory}","payload":"${json({ item: "book", qty: 1 }).toString("base64")}"}]}' ${coordinatorAddress} saga.v1.CoordinatorService/StartSaga
+  ${g} -d '{"saga_id":"order-${run}-fail","include_history":true}' ${coordinatorAddress} saga.v1.CoordinatorService/GetSaga
+  ${g} -d '{"labels":{"demo":"true"}}' ${coordinatorAddress} saga.v1.CoordinatorService/ListSagas
+  ${g} -d '{"saga_id":"my-saga","saga_type":"demo","steps":[{"name":"reserve-stock","participant":"${addresses.inventory}","payload":"${json({ item: "book", qty: 1 }).toString("base64")}"}]}' ${coordinatorAddress} saga.v1.CoordinatorService/StartSaga
 Press Ctrl+C to stop.`);
 }

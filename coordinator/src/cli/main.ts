@@ -10,7 +10,14 @@ import { runDevDemo } from "./dev-demo.js";
 // values are validated with zod and a bad one stops the process with a
 // message naming the flag.
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
+/** Repeatable flag; the env form is comma-separated, and commas split flag values too. */
+const collect = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value
+    .split(",")
+    .map((v) => v.trim())
+    .filter(Boolean),
+];
 
 function commonOptions(cmd: Command): Command {
   return cmd

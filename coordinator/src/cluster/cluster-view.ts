@@ -51,32 +51,59 @@ export class ClusterView {
     this.watchers.length = 0;
   }
 
+  /**
+   * Re-reads everything. Watch events may arrive while the reads are under
+   * way, so every key remembers the revision it was last seen at, and a read
+   * never overrides a newer event: stale data must not hide a new owner.
+   */
   async reload(): Promise<void> {
     const [members, owners, assignment] = await Promise.all([
       this.client.getAll().prefix(this.keys.members).exec(),
       this.client.getAll().prefix(this.keys.owners).exec(),
       this.client.get(this.keys.assignment).exec(),
     ]);
-    this.members.clear();
-    this.owners.clear();
-    for (const kv of [...members.kvs, ...owners.kvs, ...assignment.kvs]) this.apply(kv, false, false);
+    const readAt = Math.min(...[members, owners, assignment].map((r) => Number(r.header.revision)));
+    const present = new Set<string>();
+    for (const kv of [...members.kvs, ...owners.kvs, ...assignment.kvs]) {
+      present.add(kv.key.toString());
+      this.apply(kv, false, false);
+    }
+    // Keys we know that the read did not return were deleted at or before readAt.
+    for (const [key, revision] of this.revisions) {
+      if (!present.has(key) && revision <= readAt && !this.deleted.has(key)) this.forget(key, readAt);
+    }
     this.notify();
   }
 
+  private readonly revisions = new Map<string, number>();
+  private readonly deleted = new Set<string>();
+
   private apply(kv: IKeyValue, deleted: boolean, notify = true): void {
     const key = kv.key.toString();
-    if (key.startsWith(this.keys.members)) {
-      const nodeId = key.slice(this.keys.members.length);
-      if (deleted) this.members.delete(nodeId);
-      else this.members.set(nodeId, JSON.parse(kv.value.toString()) as MemberInfo);
-    } else if (key.startsWith(this.keys.owners)) {
-      const partition = this.keys.partitionOfOwnerKey(key);
-      if (deleted) this.owners.delete(partition);
-      else this.owners.set(partition, { nodeId: kv.value.toString(), fence: Number(kv.create_revision) });
-    } else if (key === this.keys.assignment && !deleted) {
-      this.assignment = JSON.parse(kv.value.toString()) as Assignment;
+    const revision = Number(kv.mod_revision);
+    if (revision < (this.revisions.get(key) ?? 0)) return;
+    this.revisions.set(key, revision);
+    if (deleted) {
+      this.forget(key, revision);
+    } else {
+      this.deleted.delete(key);
+      if (key.startsWith(this.keys.members)) {
+        this.members.set(key.slice(this.keys.members.length), JSON.parse(kv.value.toString()) as MemberInfo);
+      } else if (key.startsWith(this.keys.owners)) {
+        const partition = this.keys.partitionOfOwnerKey(key);
+        this.owners.set(partition, { nodeId: kv.value.toString(), fence: Number(kv.create_revision) });
+      } else if (key === this.keys.assignment) {
+        this.assignment = JSON.parse(kv.value.toString()) as Assignment;
+      }
     }
     if (notify) this.notify();
+  }
+
+  private forget(key: string, revision: number): void {
+    this.revisions.set(key, revision);
+    this.deleted.add(key);
+    if (key.startsWith(this.keys.members)) this.members.delete(key.slice(this.keys.members.length));
+    else if (key.startsWith(this.keys.owners)) this.owners.delete(this.keys.partitionOfOwnerKey(key));
   }
 
   private notify(): void {

@@ -19,10 +19,25 @@ export interface RunningServer {
   health: HealthImplementation;
 }
 
-/** The proto files shipped with @saga-coordinator/proto, for server reflection (grpcurl without -proto). */
-function protoFiles(): { root: string; files: string[] } {
-  const root = path.dirname(require.resolve("@saga-coordinator/proto/package.json"));
-  return { root, files: ["saga/v1/coordinator.proto", "saga/v1/admin.proto", "saga/v1/saga.proto"] };
+/**
+ * The proto files served by reflection: ours from @saga-coordinator/proto and
+ * the standard health service from grpc-health-check. `grpcurl list` works;
+ * describing messages with map fields does not, because @grpc/reflection names
+ * map entries differently from protoc (grpcurl issue #519), so the docs tell
+ * grpcurl users to pass `-import-path proto -proto saga/v1/....proto`.
+ */
+function protoFiles(): { includeDirs: string[]; files: string[] } {
+  const ours = path.dirname(require.resolve("@saga-coordinator/proto/package.json"));
+  const health = path.join(path.dirname(require.resolve("grpc-health-check/package.json")), "proto");
+  return {
+    includeDirs: [ours, health],
+    files: [
+      "saga/v1/coordinator.proto",
+      "saga/v1/admin.proto",
+      "saga/v1/saga.proto",
+      "health/v1/health.proto",
+    ],
+  };
 }
 
 /** A gRPC server with the client and admin APIs, standard health checking and reflection. */
@@ -40,8 +55,8 @@ export async function startGrpcServer(
     "saga.v1.AdminService": "NOT_SERVING",
   });
   health.addToServer(server);
-  const { root, files } = protoFiles();
-  const definitions = loadSync(files, { includeDirs: [root], keepCase: false });
+  const { includeDirs, files } = protoFiles();
+  const definitions = loadSync(files, { includeDirs, keepCase: false });
   new ReflectionService(definitions).addToServer(server);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(listen, ServerCredentials.createInsecure(), (err, bound) =>
