@@ -4,14 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
-# The Python and Go example participants: toolchain bits, generated code, builds.
-bash scripts/install-python-deps.sh
-bash scripts/install-go-deps.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[test] installing npm dependencies..."
   # `npm install` with the committed lock, not `npm ci`: see README, "Why not npm ci".
   npm install --no-audit --no-fund --loglevel=error
 fi
+# The Python and Go example participants: venv, generated code, builds (Go's codegen uses buf from npm).
+bash scripts/install-python-deps.sh
+bash scripts/install-go-deps.sh
 echo "[test] building..."
 npm run build --silent
 echo "[test] running vitest (unit + integration)..."

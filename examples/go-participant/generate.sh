@@ -35,7 +35,7 @@ ensure_plugin protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc "
 buf=../../node_modules/.bin/buf
 if [ ! -x "$buf" ]; then
   buf="$(command -v buf || true)"
-  [ -n "$buf" ] || { say "buf not found: run 'npm ci' at the repository root" >&2; exit 1; }
+  [ -n "$buf" ] || { say "buf not found: run 'npm install' at the repository root" >&2; exit 1; }
 fi
 
 rm -rf gen
