@@ -84,9 +84,6 @@ describe("cluster failover", () => {
         });
         if (saga && saga.status === SagaStatus.SAGA_STATUS_RUNNING) versions.set(sagaId, saga.version);
       }
-      console.log(
-        `[debug] ids ${ids.length} orphans ${orphans.length} running ${versions.size} partitions ${death.orphanedPartitions.size}`,
-      );
       if (versions.size === 0) return null;
       for (;;) {
         for (const [sagaId, version] of versions) {
