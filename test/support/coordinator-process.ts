@@ -1,15 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import { credentials } from "@grpc/grpc-js";
 import { CoordinatorServiceClient } from "@saga-coordinator/proto";
+import { spawnTracked } from "./tracked-process.js";
 
 const MAIN = path.resolve(import.meta.dirname, "../../coordinator/dist/cli/main.js");
-
-// Children must not outlive a test run that is interrupted or times out.
-const children = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const child of children) child.kill("SIGKILL");
-});
 
 export interface CoordinatorProcess {
   child: ChildProcess;
@@ -28,24 +23,15 @@ export async function startCoordinatorProcess(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<CoordinatorProcess> {
-  const child = spawn(process.execPath, [MAIN, ...args], {
+  const proc = spawnTracked(process.execPath, [MAIN, ...args], {
     env: { ...process.env, SAGA_LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  let output = "";
-  child.stdout?.on("data", (d) => {
-    output += d;
-  });
-  child.stderr?.on("data", (d) => {
-    output += d;
-  });
+  const { child, output } = proc;
   const listen = args[args.indexOf("--listen") + 1] ?? "127.0.0.1:50051";
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`coordinator did not start:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`coordinator did not start:\n${output()}`)), 30_000);
     const check = () => {
-      if (output.includes("coordinator ready")) {
+      if (output().includes("coordinator ready")) {
         clearTimeout(timer);
         resolve();
       }
@@ -53,7 +39,7 @@ export async function startCoordinatorProcess(
     child.stdout?.on("data", check);
     child.on("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`coordinator exited with ${code}:\n${output}`));
+      reject(new Error(`coordinator exited with ${code}:\n${output()}`));
     });
   });
   const client = new CoordinatorServiceClient(listen, credentials.createInsecure());
@@ -61,13 +47,10 @@ export async function startCoordinatorProcess(
     child,
     address: listen,
     client,
-    output: () => output,
-    kill: (signal) =>
-      new Promise((resolve) => {
-        client.close();
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill(signal);
-      }),
+    output,
+    kill: (signal) => {
+      client.close();
+      return proc.kill(signal);
+    },
   };
 }

@@ -1,24 +1,18 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { freePort } from "./free-port.js";
+import { spawnTracked, type TrackedProcess } from "./tracked-process.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const PYTHON_DIR = path.join(ROOT, "examples/python-participant");
 const GO_DIR = path.join(ROOT, "examples/go-participant");
 
-export interface ExampleProcess {
+export interface ExampleProcess extends TrackedProcess {
   address: string;
-  child: ChildProcess;
-  output(): string;
-  kill(signal?: NodeJS.Signals): Promise<void>;
 }
-
-const children = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const child of children) child.kill("SIGKILL");
-});
 
 async function startProcess(
   command: string,
@@ -26,46 +20,27 @@ async function startProcess(
   cwd: string,
   address: string,
 ): Promise<ExampleProcess> {
-  const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  let output = "";
-  child.stdout?.on("data", (d) => {
-    output += d;
-  });
-  child.stderr?.on("data", (d) => {
-    output += d;
-  });
+  const proc = spawnTracked(command, args, { cwd });
+  const { child, output } = proc;
   const [host, port] = [
     address.slice(0, address.lastIndexOf(":")),
     Number(address.slice(address.lastIndexOf(":") + 1)),
   ];
-  const net = await import("node:net");
   const until = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${command} exited with ${child.exitCode}:\n${output}`);
+    if (child.exitCode !== null) throw new Error(`${command} exited with ${child.exitCode}:\n${output()}`);
     const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, host, () => {
+      const socket = connect(port, host, () => {
         socket.end();
         resolve(true);
       });
       socket.on("error", () => resolve(false));
     });
     if (open) break;
-    if (Date.now() > until) throw new Error(`${command} did not listen on ${address}:\n${output}`);
+    if (Date.now() > until) throw new Error(`${command} did not listen on ${address}:\n${output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return {
-    address,
-    child,
-    output: () => output,
-    kill: (signal = "SIGTERM") =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill(signal);
-      }),
-  };
+  return { ...proc, address };
 }
 
 /** The Python payment participant (examples/python-participant), from its venv. */
