@@ -86,7 +86,11 @@ describe("etcd restart", () => {
     await etcd?.kill("SIGTERM");
     await sleep(3000);
     await startEtcd();
-    await starting;
+    await starting.catch((err: unknown) => {
+      // Keep what the nodes said: a failure here is about their behaviour while etcd was away.
+      const logs = cluster.nodes.map((n) => `--- ${n.nodeId}\n${n.proc.output().slice(-4000)}`).join("\n");
+      throw new Error(`starting sagas failed: ${String(err)}\n${logs}`);
+    });
 
     const via = cluster.nodes[0] as ClusterNodeHandle;
     const until = Date.now() + 120_000;
