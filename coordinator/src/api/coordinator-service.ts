@@ -22,10 +22,10 @@ import { definitionFromRequest } from "./definition-from-request.js";
 import { definitionHash } from "./definition-hash.js";
 import { invalidArgument, toServiceError } from "./grpc-errors.js";
 import { decodePageToken, encodePageToken, filterDigest } from "./page-token.js";
-import { localRouter, type RequestRouter, unaryCall } from "./request-router.js";
+import { localRouter, type RequestRouter, unaryCall, type WriteOptions } from "./request-router.js";
 import { participantProblem, requireReason, requireSagaId } from "./request-validation.js";
 import { eventToProto, sagaStatusFromProto, sagaToProto } from "./saga-to-proto.js";
-import type { SagaWriter, WriteOptions } from "./saga-writer.js";
+import type { SagaWriter } from "./saga-writer.js";
 import { unary } from "./unary-handler.js";
 import { watchSagaEvents } from "./watch-saga.js";
 

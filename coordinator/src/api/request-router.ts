@@ -1,6 +1,15 @@
 import type { CallOptions, Metadata } from "@grpc/grpc-js";
 import type { AdminServiceClient, CoordinatorServiceClient } from "@saga-coordinator/proto";
-import type { WriteOptions } from "./saga-writer.js";
+
+export interface WriteOptions {
+  /** The request was already forwarded once by another node: never forward it again. */
+  forwarded?: boolean;
+  /** The caller's deadline (epoch ms), carried over when forwarding. */
+  deadline?: number;
+}
+
+/** Metadata key that marks a request forwarded between nodes. */
+export const FORWARDED_HEADER = "x-saga-forwarded";
 
 /** Clients for another coordinator node. */
 export interface RemoteNode {

@@ -1,7 +1,7 @@
 import type { ServerUnaryCall, ServiceError, sendUnaryData } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { toServiceError } from "./grpc-errors.js";
-import { FORWARDED_HEADER, type WriteOptions } from "./saga-writer.js";
+import { FORWARDED_HEADER, type WriteOptions } from "./request-router.js";
 
 /** Wraps an async handler so every error becomes a gRPC status and none escapes. */
 export function unary<Req, Res>(logger: Logger, handler: (req: Req, opts: WriteOptions) => Promise<Res>) {
@@ -15,14 +15,12 @@ export function unary<Req, Res>(logger: Logger, handler: (req: Req, opts: WriteO
   };
 }
 
+/** Routing facts of a call: was it forwarded by another node, and the caller's deadline (Infinity = none). */
 function writeOptions(call: ServerUnaryCall<unknown, unknown>): WriteOptions {
   const deadline = call.getDeadline();
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
   return {
     forwarded: call.metadata.get(FORWARDED_HEADER).length > 0,
-    ...(deadline instanceof Date
-      ? { deadline: deadline.getTime() }
-      : typeof deadline === "number" && Number.isFinite(deadline)
-        ? { deadline }
-        : {}),
+    ...(Number.isFinite(ms) ? { deadline: ms } : {}),
   };
 }

@@ -1,7 +1,12 @@
 import { type CallOptions, credentials, Metadata } from "@grpc/grpc-js";
 import { AdminServiceClient, CoordinatorServiceClient } from "@saga-coordinator/proto";
-import type { RemoteCall, RemoteNode, RequestRouter } from "../api/request-router.js";
-import { FORWARDED_HEADER, type WriteOptions } from "../api/saga-writer.js";
+import {
+  FORWARDED_HEADER,
+  type RemoteCall,
+  type RemoteNode,
+  type RequestRouter,
+  type WriteOptions,
+} from "../api/request-router.js";
 import { NotOwnerError } from "../driver/driver-errors.js";
 import type { PartitionOwnership } from "../driver/partition-ownership.js";
 import type { ClusterView } from "./cluster-view.js";
