@@ -1,3 +1,4 @@
+import { status } from "@grpc/grpc-js";
 import { SagaStatus } from "@saga-coordinator/proto";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { type Cluster, type ClusterNodeHandle, startCluster } from "../support/cluster-harness.js";
@@ -40,13 +41,23 @@ describe("drain", () => {
       for (let i = 0; i < SAGAS; i++) {
         const sagaId = `drain-${i}-${cluster.prefix.slice(6)}`;
         ids.push(sagaId);
-        const via = i % 2 ? c : (cluster.nodes[0] as ClusterNodeHandle);
-        await call(via.proc.client.startSaga, via.proc.client, {
+        const request = {
           sagaId,
           sagaType: "drain",
           labels: {},
           steps: ["one", "two", "three"].map((s) => step(s, participant.address)),
-        });
+        };
+        // Like any client: UNAVAILABLE during a hand-over means "retry shortly" (same saga_id, idempotent).
+        for (let attempt = 0; ; attempt++) {
+          const via = (i + attempt) % 2 ? c : (cluster.nodes[0] as ClusterNodeHandle);
+          try {
+            await call(via.proc.client.startSaga, via.proc.client, request);
+            break;
+          } catch (err) {
+            if ((err as { code?: number }).code !== status.UNAVAILABLE || attempt > 50) throw err;
+            await sleep(100);
+          }
+        }
         await sleep(10);
       }
     })();

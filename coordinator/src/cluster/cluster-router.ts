@@ -46,6 +46,12 @@ export class ClusterRouter implements RequestRouter {
         const options: CallOptions = { deadline: opts.deadline ?? Date.now() + 30_000 };
         return remote(this.node(address), metadata, options);
       }
+      // Forwarded here, but another node holds the key (we are draining it, or the
+      // sender's view was stale): we will not become its owner, so say so at once.
+      const holder = this.view.owners.get(partition)?.nodeId;
+      if (opts.forwarded && holder !== undefined && address !== this.selfAddress) {
+        throw new NotOwnerError(`partition ${partition} of saga ${sagaId} is owned by node ${holder}`);
+      }
       if (Date.now() >= until) {
         throw new NotOwnerError(
           `partition ${partition} of saga ${sagaId} is being handed over between nodes`,
