@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { credentials } from "@grpc/grpc-js";
+import { credentials, status } from "@grpc/grpc-js";
 import { AdminServiceClient, type GetClusterStatusResponse } from "@saga-coordinator/proto";
 import { type CoordinatorProcess, startCoordinatorProcess } from "./coordinator-process.js";
 import { freePort } from "./free-port.js";
@@ -80,7 +80,15 @@ export async function startCluster(
     async settled(via, liveNodeIds, timeoutMs = 30_000) {
       const until = Date.now() + timeoutMs;
       for (;;) {
-        const s = await cluster.status(via);
+        // UNAVAILABLE (e.g. etcd restarting) just means "not settled yet".
+        const s = await cluster.status(via).catch((err: { code?: number }) => {
+          if (err.code === status.UNAVAILABLE && Date.now() < until) return null;
+          throw err;
+        });
+        if (!s) {
+          await new Promise((r) => setTimeout(r, 200));
+          continue;
+        }
         const live = new Set(liveNodeIds);
         const assigned = new Set(s.partitions.map((p) => p.assignedNodeId));
         const ok =

@@ -1,4 +1,6 @@
+import { status } from "@grpc/grpc-js";
 import type { ClusterStatusSource } from "../api/admin-service.js";
+import { StatusError } from "../api/grpc-errors.js";
 import type { ClusterView } from "./cluster-view.js";
 import type { LeaderAssigner } from "./leader-assigner.js";
 
@@ -11,12 +13,20 @@ export function etcdClusterStatus(
 ): ClusterStatusSource {
   return {
     async status() {
-      await view.reload();
+      try {
+        await view.reload();
+      } catch (err) {
+        // etcd is away (restarting, partitioned): a retryable condition, not an internal error.
+        throw new StatusError(
+          status.UNAVAILABLE,
+          `cannot read the cluster state from etcd (${String(err)}); retry shortly`,
+        );
+      }
       const owned = new Map<string, number>();
       for (const owner of view.owners.values()) owned.set(owner.nodeId, (owned.get(owner.nodeId) ?? 0) + 1);
       return {
         nodeId,
-        leaderNodeId: await assigner.leaderId(),
+        leaderNodeId: await assigner.leaderId().catch(() => ""),
         members: [...view.members.values()]
           .sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1))
           .map((m) => ({ nodeId: m.nodeId, address: m.address, ownedPartitions: owned.get(m.nodeId) ?? 0 })),
