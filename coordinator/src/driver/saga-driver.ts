@@ -100,7 +100,9 @@ export class SagaDriver {
       partition,
       definition: saga.definition,
       definitionHash: saga.definitionHash,
-      state: initialState(saga.definition),
+      // Due at once: if this node dies (or loses the partition) before the start
+      // below is written, the partition's owner finds the saga by its timer and starts it.
+      state: { ...initialState(saga.definition), nextWakeAt: now },
       version: 0,
       fence,
       createdAt: now,

@@ -857,3 +857,13 @@ describe("review fixes", () => {
     run.expectUnchanged({ type: "start" });
   });
 });
+
+describe("a saga stored but never started", () => {
+  it("is started by its timer, once", () => {
+    const run = new SagaRun(abc());
+    const started = run.timer();
+    expect(started.commands).toEqual(["execute a#1"]);
+    expect(run.historyOf("SAGA_STARTED")).toHaveLength(1);
+    run.expectUnchanged({ type: "start" });
+  });
+});

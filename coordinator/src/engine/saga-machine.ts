@@ -87,7 +87,7 @@ class Transition {
     switch (input.type) {
       case "start":
         // Only once: a repeated start (e.g. a retried insert) must not add history.
-        if (Object.values(this.draft.steps).some((st) => st.attempts > 0)) return UNCHANGED;
+        if (!this.neverStarted()) return UNCHANGED;
         this.record("SAGA_STARTED", "", 0, this.def.sagaType);
         return "ok";
       case "executeSucceeded":
@@ -99,6 +99,9 @@ class Transition {
       case "compensateFailed":
         return this.onCompensateFailed(input.step, input.attempt, input.error);
       case "timerFired":
+        // A saga stored but never started (its creator died or lost the partition
+        // in between) is due at once; whoever owns it now starts it.
+        if (this.neverStarted()) this.record("SAGA_STARTED", "", 0, this.def.sagaType);
         this.onTimer();
         return "ok";
       case "cancel":
@@ -418,6 +421,12 @@ class Transition {
       wake = Math.min(wake, this.def.deadlineAt);
     }
     return Number.isFinite(wake) ? wake : null;
+  }
+
+  private neverStarted(): boolean {
+    return (
+      this.draft.status === "RUNNING" && Object.values(this.draft.steps).every((st) => st.attempts === 0)
+    );
   }
 
   private pivotName(): string | undefined {
