@@ -35,5 +35,38 @@ describe("Prometheus metrics", () => {
     expect(body).toMatch(/saga_participant_call_seconds_count\{phase="execute",outcome="ok"\} 2/);
     expect(body).toMatch(/saga_participant_call_seconds_count\{phase="execute",outcome="business"\} 1/);
     expect(body).toMatch(/saga_participant_call_seconds_count\{phase="compensate",outcome="ok"\} 1/);
+    expect(body).toContain("saga_failed_sagas 0");
+  });
+
+  it("gauges the sagas waiting for an operator", async () => {
+    const port = await freePort();
+    const node = await startHarness({ extra: { "metrics-listen": `127.0.0.1:${port}` } });
+    const stuck = await startRecordingParticipant({
+      charge: {
+        compensate: async () => {
+          throw new Error("refunds are down");
+        },
+      },
+      no: {
+        execute: async () => {
+          throw new BusinessFailure("no");
+        },
+      },
+    });
+    try {
+      const once = { maxAttempts: 1, multiplier: 0, jitter: 0 };
+      const saga = await node.start({
+        steps: [step("charge", stuck.address, { compensateRetry: once }), step("no", stuck.address)],
+      });
+      expect((await node.waitFor(saga.sagaId, SagaStatus.SAGA_STATUS_FAILED)).status).toBe(
+        SagaStatus.SAGA_STATUS_FAILED,
+      );
+      const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(body).toContain("saga_failed_sagas 1");
+      expect(body).toContain('saga_finished_total{saga_type="test",status="FAILED"} 1');
+    } finally {
+      await node.close();
+      await stuck.stop();
+    }
   });
 });

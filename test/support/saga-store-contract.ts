@@ -137,6 +137,16 @@ export function sagaStoreContract(name: string, open: () => Promise<SagaStore>):
       expect(await store.list({ limit: 10, status: "COMPLETED" })).toEqual([]);
     });
 
+    it("counts sagas by status", async () => {
+      const failed = record("c1");
+      failed.state = { ...failed.state, status: "FAILED" };
+      await store.insert(failed, []);
+      await store.insert(record("c2"), []);
+      expect(await store.countByStatus("FAILED")).toBe(1);
+      expect(await store.countByStatus("RUNNING")).toBe(1);
+      expect(await store.countByStatus("COMPLETED")).toBe(0);
+    });
+
     it("finds due sagas by wake time and partition, and active ones by id", async () => {
       const at = (
         id: string,

@@ -171,7 +171,7 @@ export async function startCoordinatorNode(
   let address = config.advertise ?? config.listen;
   const hosts = config["etcd-endpoints"];
   const topology = hosts ? etcdTopology(config, store, logger, hosts) : soleTopology(config, () => address);
-  const metrics = new CoordinatorMetrics();
+  const metrics = new CoordinatorMetrics(() => store.countByStatus("FAILED"));
   const metricsListen = config["metrics-listen"];
   const metricsServer = metricsListen ? await startMetricsServer(metricsListen, metrics.registry) : null;
   const driver = new SagaDriver(store, transport, topology.ownership, bus, logger, {

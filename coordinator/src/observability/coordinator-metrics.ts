@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** Prometheus metrics of one coordinator node. */
 export class CoordinatorMetrics {
@@ -23,7 +23,17 @@ export class CoordinatorMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  constructor(countFailed?: () => Promise<number>) {
     collectDefaultMetrics({ register: this.registry });
+    if (countFailed) {
+      new Gauge({
+        name: "saga_failed_sagas",
+        help: "Sagas in FAILED, waiting for an operator (AdminService.ResumeSaga). Read from the store at scrape time.",
+        registers: [this.registry],
+        async collect() {
+          this.set(await countFailed());
+        },
+      });
+    }
   }
 }

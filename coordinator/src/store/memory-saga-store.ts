@@ -1,4 +1,4 @@
-import { isTerminal } from "../engine/saga-state.js";
+import { isTerminal, type SagaStatus } from "../engine/saga-state.js";
 import { compareNewestFirst, matchesListQuery } from "./list-order.js";
 import type { SagaEventRecord, SagaRecord } from "./saga-record.js";
 import type { InsertResult, ListQuery, PartitionSet, SagaStore } from "./saga-store.js";
@@ -58,6 +58,12 @@ export class MemorySagaStore implements SagaStore {
       .sort((a, b) => (a.sagaId < b.sagaId ? -1 : 1))
       .slice(0, limit)
       .map((r) => structuredClone(r));
+  }
+
+  async countByStatus(status: SagaStatus): Promise<number> {
+    let n = 0;
+    for (const record of this.records.values()) if (record.state.status === status) n++;
+    return n;
   }
 
   async claimPartition(partition: number, fence: number): Promise<void> {

@@ -1,4 +1,5 @@
 import { type Collection, type Db, type Filter, MongoServerError } from "mongodb";
+import type { SagaStatus } from "../engine/saga-state.js";
 import {
   type EventDocument,
   fromDocument,
@@ -102,6 +103,10 @@ export class MongoSagaStore implements SagaStore {
     if (partitions !== null) filter.partition = { $in: [...partitions] };
     const docs = await this.sagas.find(filter).sort({ _id: 1 }).limit(limit).toArray();
     return docs.map(fromDocument);
+  }
+
+  async countByStatus(status: SagaStatus): Promise<number> {
+    return this.sagas.countDocuments({ status });
   }
 
   async claimPartition(partition: number, fence: number): Promise<void> {

@@ -40,6 +40,8 @@ export interface SagaStore {
    * its version), so that no write of a previous owner can land after this.
    */
   claimPartition(partition: number, fence: number): Promise<void>;
+  /** How many sagas have this status (for the FAILED gauge operators alert on). */
+  countByStatus(status: SagaStatus): Promise<number>;
   /** History events with sequence > afterSequence, oldest first. */
   events(sagaId: string, afterSequence: number, limit: number): Promise<SagaEventRecord[]>;
   close(): Promise<void>;
