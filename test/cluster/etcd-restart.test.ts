@@ -1,11 +1,15 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { SagaStatus } from "@saga-coordinator/proto";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { findOnPath } from "../setup/local-services.js";
 import { etcdIsHealthy, waitUntil } from "../setup/service-probes.js";
-import { type Cluster, type ClusterNodeHandle, startCluster } from "../support/cluster-harness.js";
+import {
+  type Cluster,
+  type ClusterNodeHandle,
+  startCluster,
+  waitAllCompleted,
+} from "../support/cluster-harness.js";
 import { step } from "../support/coordinator-harness.js";
 import { freePort } from "../support/free-port.js";
 import { call } from "../support/grpc-call.js";
@@ -93,19 +97,7 @@ describe("etcd restart", () => {
     });
 
     const via = cluster.nodes[0] as ClusterNodeHandle;
-    const until = Date.now() + 120_000;
-    for (const sagaId of ids) {
-      for (;;) {
-        const { saga } = await call(via.proc.client.getSaga, via.proc.client, {
-          sagaId,
-          includeHistory: false,
-        });
-        if (saga?.status === SagaStatus.SAGA_STATUS_COMPLETED) break;
-        if (Date.now() > until)
-          throw new Error(`saga ${sagaId} did not finish: ${SagaStatus[saga?.status ?? 0]}`);
-        await sleep(50);
-      }
-    }
+    await waitAllCompleted(via, ids);
     expect(ids).toHaveLength(SAGAS);
     for (const sagaId of ids) {
       for (const s of ["one", "two", "three"])

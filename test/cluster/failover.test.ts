@@ -1,7 +1,12 @@
 import { SagaStatus } from "@saga-coordinator/proto";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { partitionOf } from "../../coordinator/src/cluster/partition-of.js";
-import { type Cluster, type ClusterNodeHandle, startCluster } from "../support/cluster-harness.js";
+import {
+  type Cluster,
+  type ClusterNodeHandle,
+  startCluster,
+  waitAllCompleted,
+} from "../support/cluster-harness.js";
 import { step } from "../support/coordinator-harness.js";
 import { call } from "../support/grpc-call.js";
 import { type RecordingParticipant, startRecordingParticipant } from "../support/recording-participant.js";
@@ -113,19 +118,7 @@ describe("cluster failover", () => {
     await starting;
 
     const survivor = [...live][0] as ClusterNodeHandle;
-    const until = Date.now() + 120_000;
-    for (const sagaId of ids) {
-      for (;;) {
-        const { saga } = await call(survivor.proc.client.getSaga, survivor.proc.client, {
-          sagaId,
-          includeHistory: false,
-        });
-        if (saga?.status === SagaStatus.SAGA_STATUS_COMPLETED) break;
-        if (Date.now() > until)
-          throw new Error(`saga ${sagaId} did not finish: ${SagaStatus[saga?.status ?? 0]}`);
-        await sleep(50);
-      }
-    }
+    await waitAllCompleted(survivor, ids);
     for (const sagaId of ids) {
       for (const s of ["reserve", "charge", "ship"])
         expect(participant.effects.get(`${sagaId}/${s}/execute`)).toBe(1);

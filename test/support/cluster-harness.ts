@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { credentials, status } from "@grpc/grpc-js";
-import { AdminServiceClient, type GetClusterStatusResponse } from "@saga-coordinator/proto";
+import { AdminServiceClient, type GetClusterStatusResponse, SagaStatus } from "@saga-coordinator/proto";
 import { type CoordinatorProcess, startCoordinatorProcess } from "./coordinator-process.js";
 import { freePort } from "./free-port.js";
 import { call } from "./grpc-call.js";
@@ -107,4 +107,25 @@ export async function startCluster(
   };
   for (let i = 0; i < size; i++) await cluster.start(i);
   return cluster;
+}
+
+/** Polls `via` until every saga in `ids` is COMPLETED; fails naming the first one that is not by the deadline. */
+export async function waitAllCompleted(
+  via: ClusterNodeHandle,
+  ids: string[],
+  timeoutMs = 120_000,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (const sagaId of ids) {
+    for (;;) {
+      const { saga } = await call(via.proc.client.getSaga, via.proc.client, {
+        sagaId,
+        includeHistory: false,
+      });
+      if (saga?.status === SagaStatus.SAGA_STATUS_COMPLETED) break;
+      if (Date.now() > until)
+        throw new Error(`saga ${sagaId} did not finish: ${SagaStatus[saga?.status ?? 0]}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }

@@ -31,25 +31,8 @@ export class StepDispatcher {
   ) {}
 
   async execute(req: ExecuteRequest, scope: CallScope): Promise<ExecuteResponse> {
-    const handlers = this.handlersFor(req.step);
-    const key = barrierKey(req, "execute");
-    const logger = this.logger.child({
-      sagaId: req.sagaId,
-      step: req.step,
-      attempt: req.attempt,
-      phase: "execute",
-    });
-    const base = {
-      sagaId: req.sagaId,
-      sagaType: req.sagaType,
-      step: req.step,
-      idempotencyKey: req.idempotencyKey,
-      attempt: req.attempt,
-      payload: req.payload,
-      contentType: req.contentType,
-      dependencyOutputs: req.dependencyOutputs,
-      logger,
-    };
+    const { handlers, key, logger, common } = this.prepare(req, "execute");
+    const base = { ...common, dependencyOutputs: req.dependencyOutputs };
     if (!this.barrier || handlers.barrier === false) {
       const output = await handlers.execute({ ...base, signal: scope.signal, commit: async () => {} });
       return { output: toBuffer(output) };
@@ -73,25 +56,8 @@ export class StepDispatcher {
   }
 
   async compensate(req: CompensateRequest, scope: CallScope): Promise<CompensateResponse> {
-    const handlers = this.handlersFor(req.step);
-    const key = barrierKey(req, "compensate");
-    const logger = this.logger.child({
-      sagaId: req.sagaId,
-      step: req.step,
-      attempt: req.attempt,
-      phase: "compensate",
-    });
-    const base = {
-      sagaId: req.sagaId,
-      sagaType: req.sagaType,
-      step: req.step,
-      idempotencyKey: req.idempotencyKey,
-      attempt: req.attempt,
-      payload: req.payload,
-      contentType: req.contentType,
-      reason: req.reason,
-      logger,
-    };
+    const { handlers, key, logger, common } = this.prepare(req, "compensate");
+    const base = { ...common, reason: req.reason };
     if (!this.barrier || handlers.barrier === false) {
       await handlers.compensate({
         ...base,
@@ -120,6 +86,24 @@ export class StepDispatcher {
       result === "null-compensation" ? "null compensation: tombstone recorded" : result,
     );
     return {};
+  }
+
+  /** What both phases need: the handlers, the barrier key, a logger bound to the call, the common context. */
+  private prepare(req: ExecuteRequest | CompensateRequest, phase: "execute" | "compensate") {
+    const handlers = this.handlersFor(req.step);
+    const key = barrierKey(req, phase);
+    const logger = this.logger.child({ sagaId: req.sagaId, step: req.step, attempt: req.attempt, phase });
+    const common = {
+      sagaId: req.sagaId,
+      sagaType: req.sagaType,
+      step: req.step,
+      idempotencyKey: req.idempotencyKey,
+      attempt: req.attempt,
+      payload: req.payload,
+      contentType: req.contentType,
+      logger,
+    };
+    return { handlers, key, logger, common };
   }
 
   private handlersFor(step: string): StepHandlers {
