@@ -112,10 +112,11 @@ class ParticipantServicer(participant_pb2_grpc.ParticipantServiceServicer):
             self._abort(context, request, "compensate", err, scope)
         return participant_pb2.CompensateResponse()
 
-    def _execute(self, req: Any, scope: _CallScope) -> bytes:
+    def _prepare(self, req: Any, phase: str) -> tuple[Any, str, Any, dict[str, Any]]:
+        """What both phases need: handlers, barrier key, a call logger, the common context."""
         handlers = self._handlers_for(req.step)
-        key = _barrier_key(req.saga_id, req.step, req.idempotency_key, "execute")
-        logger = self._call_logger(req, "execute")
+        key = _barrier_key(req.saga_id, req.step, req.idempotency_key, phase)
+        logger = self._call_logger(req, phase)
         base = dict(
             saga_id=req.saga_id,
             saga_type=req.saga_type,
@@ -124,9 +125,13 @@ class ParticipantServicer(participant_pb2_grpc.ParticipantServiceServicer):
             attempt=req.attempt,
             payload=bytes(req.payload),
             content_type=req.content_type,
-            dependency_outputs={k: bytes(v) for k, v in req.dependency_outputs.items()},
             logger=logger,
         )
+        return handlers, key, logger, base
+
+    def _execute(self, req: Any, scope: _CallScope) -> bytes:
+        handlers, key, logger, base = self._prepare(req, "execute")
+        base["dependency_outputs"] = {k: bytes(v) for k, v in req.dependency_outputs.items()}
         if not handlers.barrier:
             return bytes(handlers.execute(ExecuteContext(**base, is_cancelled=scope.ended)) or b"")
 
@@ -139,20 +144,8 @@ class ParticipantServicer(participant_pb2_grpc.ParticipantServiceServicer):
         return output
 
     def _compensate(self, req: Any, scope: _CallScope) -> None:
-        handlers = self._handlers_for(req.step)
-        key = _barrier_key(req.saga_id, req.step, req.idempotency_key, "compensate")
-        logger = self._call_logger(req, "compensate")
-        base = dict(
-            saga_id=req.saga_id,
-            saga_type=req.saga_type,
-            step=req.step,
-            idempotency_key=req.idempotency_key,
-            attempt=req.attempt,
-            payload=bytes(req.payload),
-            content_type=req.content_type,
-            reason=req.reason,
-            logger=logger,
-        )
+        handlers, key, logger, base = self._prepare(req, "compensate")
+        base["reason"] = req.reason
         if not handlers.barrier:
             handlers.compensate(
                 CompensateContext(
