@@ -83,5 +83,7 @@ export class MemorySagaStore implements SagaStore {
       .map((e) => structuredClone(e));
   }
 
+  async ping(): Promise<void> {}
+
   async close(): Promise<void> {}
 }

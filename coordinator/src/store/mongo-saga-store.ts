@@ -30,7 +30,7 @@ export class MongoSagaStore implements SagaStore {
   private readonly history: Collection<EventDocument>;
 
   private constructor(
-    db: Db,
+    private readonly db: Db,
     private readonly onClose: () => Promise<void>,
   ) {
     this.sagas = db.collection<SagaDocument>("sagas");
@@ -129,6 +129,10 @@ export class MongoSagaStore implements SagaStore {
     const doc = await this.sagas.findOne({ _id: sagaId }, { projection: { pendingEvents: 1 } });
     const pending = (doc?.pendingEvents ?? []).map(fromEventDocument).filter((e) => e.sequence > last);
     return [...found, ...pending].slice(0, limit);
+  }
+
+  async ping(): Promise<void> {
+    await this.db.command({ ping: 1 });
   }
 
   async close(): Promise<void> {

@@ -42,6 +42,8 @@ export interface SagaStore {
   claimPartition(partition: number, fence: number): Promise<void>;
   /** How many sagas have this status (for the FAILED gauge operators alert on). */
   countByStatus(status: SagaStatus): Promise<number>;
+  /** One cheap round trip that fails when the store cannot be reached (the node's store watchdog uses it). */
+  ping(): Promise<void>;
   /** History events with sequence > afterSequence, oldest first. */
   events(sagaId: string, afterSequence: number, limit: number): Promise<SagaEventRecord[]>;
   close(): Promise<void>;
