@@ -1,14 +1,24 @@
 // What can happen to a saga (the inputs of the state machine) and what the
 // machine asks the outside world to do (its commands).
 
-export type FailureKind = "business" | "transient" | "timeout";
+/**
+ * How a participant call failed (the outcome rules of participant.proto):
+ * - business: a definite "no" on Execute (FAILED_PRECONDITION, ABORTED); not retried.
+ * - transient: may succeed if retried (UNAVAILABLE, INTERNAL, ...); the step may have taken effect.
+ * - timeout: no answer within the step's timeout; treated like transient.
+ * - permanent: a status no retry can change (UNIMPLEMENTED, UNAUTHENTICATED, PERMISSION_DENIED,
+ *   INVALID_ARGUMENT): the call was refused before it did anything, and only fixing the participant or
+ *   its configuration helps, so it is not retried and the saga stops for an operator or compensates.
+ */
+export type FailureKind = "business" | "transient" | "timeout" | "permanent";
 
 export type SagaInput =
   | { type: "start" }
   | { type: "executeSucceeded"; step: string; attempt: number; output: Uint8Array }
   | { type: "executeFailed"; step: string; attempt: number; failure: FailureKind; error: string }
   | { type: "compensateSucceeded"; step: string; attempt: number }
-  | { type: "compensateFailed"; step: string; attempt: number; error: string }
+  /** `failure` is absent from older callers: it then counts as transient ("business" does too). */
+  | { type: "compensateFailed"; step: string; attempt: number; error: string; failure?: FailureKind }
   /** A durable timer is due: retries, compensation backoff, the saga deadline, overdue calls. */
   | { type: "timerFired" }
   | { type: "cancel"; reason: string }

@@ -1,7 +1,8 @@
+import { attemptRecordedInFull, compactedAttempts } from "./attempt-history.js";
 import { backoffDelayMs } from "./backoff.js";
 import type { SagaDefinition, StepDefinition } from "./saga-definition.js";
 import { sagaGraph } from "./saga-graph.js";
-import type { HistoryEntry, SagaCommand, SagaInput } from "./saga-input.js";
+import type { FailureKind, HistoryEntry, SagaCommand, SagaInput } from "./saga-input.js";
 import { isTerminal, type SagaState, type SagaStatus, type StepState } from "./saga-state.js";
 
 /**
@@ -51,16 +52,8 @@ export function transition(
   const outcome = run.apply(input);
   if (outcome !== "ok") return outcome;
   run.advance();
-  const result = run.result();
   // Nothing happened (e.g. a timer fired early): no write, no new version.
-  if (
-    result.kind === "changed" &&
-    result.history.length === 0 &&
-    result.state.nextWakeAt === state.nextWakeAt
-  ) {
-    return UNCHANGED;
-  }
-  return result;
+  return run.changedAnything(state) ? run.result() : UNCHANGED;
 }
 
 type ApplyOutcome = "ok" | { kind: "unchanged" } | { kind: "rejected"; message: string };
@@ -97,7 +90,7 @@ class Transition {
       case "compensateSucceeded":
         return this.onCompensateSucceeded(input.step, input.attempt);
       case "compensateFailed":
-        return this.onCompensateFailed(input.step, input.attempt, input.error);
+        return this.onCompensateFailed(input.step, input.attempt, input.error, input.failure ?? "transient");
       case "timerFired":
         // A saga stored but never started (its creator died or lost the partition
         // in between) is due at once; whoever owns it now starts it.
@@ -129,13 +122,15 @@ class Transition {
     return "ok";
   }
 
-  private onExecuteFailed(name: string, attempt: number, failure: string, error: string): ApplyOutcome {
+  private onExecuteFailed(name: string, attempt: number, failure: FailureKind, error: string): ApplyOutcome {
     const step = this.draft.steps[name];
     const stepDef = this.stepDef(name);
     if (!step || !stepDef || step.status !== "EXECUTING" || step.attempts !== attempt) return UNCHANGED;
     const s = this.mut(name);
     s.lastError = error;
     s.dispatchedAt = null;
+
+    if (failure === "permanent") return this.onExecuteRefusedForGood(stepDef, s, attempt, error);
 
     if (failure === "business") {
       // A definite "no" is not retried. It proves this attempt had no effect, but
@@ -161,7 +156,7 @@ class Transition {
       s.status = "RETRY_WAIT";
       // Backoff restarts after an operator resume: count only the attempts of this budget.
       s.nextAttemptAt = this.ctx.now + backoffDelayMs(stepDef.retry, used + 1, this.ctx.random());
-      this.record("STEP_RETRY_SCHEDULED", name, attempt, error);
+      this.recordFailedAttempt("STEP_RETRY_SCHEDULED", name, attempt, used, error);
       return "ok";
     }
     s.status = "FAILED";
@@ -173,6 +168,40 @@ class Transition {
       this.fail(`pivot ${name} outcome unknown after ${used} attempts (${error}); it cannot be compensated`);
     } else {
       this.startCompensation(`step ${name} failed after ${used} attempts: ${error}`);
+    }
+    return "ok";
+  }
+
+  /**
+   * A status no retry can change (UNIMPLEMENTED, UNAUTHENTICATED, ...): the
+   * participant refused the call before doing anything, so this attempt had
+   * no effect. Before the pivot that is a definite failure and the saga
+   * compensates; a step that must eventually succeed (RETRIABLE), or a pivot
+   * that may already have taken effect on an earlier unanswered attempt,
+   * stops the saga for an operator instead of retrying forever.
+   */
+  private onExecuteRefusedForGood(
+    stepDef: StepDefinition,
+    s: StepState,
+    attempt: number,
+    error: string,
+  ): ApplyOutcome {
+    const name = stepDef.name;
+    s.status = "FAILED";
+    const refusal = `participant ${stepDef.participant} answered ${error} to Execute of step ${name} (attempt ${attempt})`;
+    this.record("STEP_FAILED", name, attempt, `${error} (a status that no retry can change)`);
+    if (this.draft.status !== "RUNNING") return "ok";
+    if (stepDef.kind === "retriable" || (stepDef.kind === "pivot" && s.outcomeUnknown)) {
+      const mustNotCompensate =
+        stepDef.kind === "retriable"
+          ? "the step is past the pivot and must eventually succeed"
+          : "the pivot may have taken effect on an earlier unanswered attempt";
+      this.fail(
+        `${refusal}; no retry can change that and ${mustNotCompensate}. ` +
+          "Fix the participant or its configuration, then resume the saga with AdminService.ResumeSaga",
+      );
+    } else {
+      this.startCompensation(`step ${name} failed: ${refusal}, a status that no retry can change`);
     }
     return "ok";
   }
@@ -195,7 +224,12 @@ class Transition {
     return "ok";
   }
 
-  private onCompensateFailed(name: string, attempt: number, error: string): ApplyOutcome {
+  private onCompensateFailed(
+    name: string,
+    attempt: number,
+    error: string,
+    failure: FailureKind,
+  ): ApplyOutcome {
     const step = this.draft.steps[name];
     const stepDef = this.stepDef(name);
     if (!step || !stepDef || step.status !== "COMPENSATING" || step.dispatchedAt === null) return UNCHANGED;
@@ -204,6 +238,22 @@ class Transition {
     s.lastError = error;
     s.dispatchedAt = null;
     const used = s.compensateAttempts - s.attemptsForgiven;
+    if (failure === "permanent") {
+      // A compensation refused with a status no retry can change cannot succeed until someone fixes
+      // the participant or its configuration: waiting out the whole retry budget would only delay that.
+      s.nextAttemptAt = null;
+      this.record(
+        "STEP_FAILED",
+        name,
+        attempt,
+        `compensation refused: ${error} (a status that no retry can change)`,
+      );
+      this.fail(
+        `participant ${stepDef.participant} answered ${error} to Compensate of step ${name} (attempt ${attempt}); ` +
+          "no retry can change that. Fix the participant or its configuration, then resume the saga with AdminService.ResumeSaga",
+      );
+      return "ok";
+    }
     if (used >= stepDef.compensateRetry.maxAttempts) {
       s.nextAttemptAt = null;
       this.record("STEP_FAILED", name, attempt, `compensation failed after ${used} attempts: ${error}`);
@@ -213,7 +263,7 @@ class Transition {
       return "ok";
     }
     s.nextAttemptAt = this.ctx.now + backoffDelayMs(stepDef.compensateRetry, used + 1, this.ctx.random());
-    this.record("COMPENSATION_RETRY_SCHEDULED", name, attempt, error);
+    this.recordFailedAttempt("COMPENSATION_RETRY_SCHEDULED", name, attempt, used, error);
     return "ok";
   }
 
@@ -374,7 +424,8 @@ class Transition {
     s.dispatchedAt = this.ctx.now;
     s.nextAttemptAt = null;
     this.commands.push({ type: "dispatchExecute", step: name, attempt: s.attempts });
-    this.record("STEP_DISPATCHED", name, s.attempts, "");
+    if (attemptRecordedInFull(s.attempts - s.attemptsForgiven))
+      this.record("STEP_DISPATCHED", name, s.attempts, "");
   }
 
   private dispatchCompensate(name: string): void {
@@ -385,7 +436,9 @@ class Transition {
     s.dispatchedAt = this.ctx.now;
     s.nextAttemptAt = null;
     this.commands.push({ type: "dispatchCompensate", step: name, attempt: s.compensateAttempts });
-    this.record("COMPENSATION_DISPATCHED", name, s.compensateAttempts, this.draft.reason);
+    if (attemptRecordedInFull(s.compensateAttempts - s.attemptsForgiven)) {
+      this.record("COMPENSATION_DISPATCHED", name, s.compensateAttempts, this.draft.reason);
+    }
   }
 
   /** Re-sends in-flight calls (same attempt number, same idempotency key). */
@@ -398,10 +451,14 @@ class Transition {
       m.dispatchedAt = this.ctx.now;
       if (s.status === "EXECUTING") {
         this.commands.push({ type: "dispatchExecute", step: d.name, attempt: s.attempts });
-        this.record("STEP_DISPATCHED", d.name, s.attempts, detail);
+        if (attemptRecordedInFull(s.attempts - s.attemptsForgiven)) {
+          this.record("STEP_DISPATCHED", d.name, s.attempts, detail);
+        }
       } else if (s.status === "COMPENSATING") {
         this.commands.push({ type: "dispatchCompensate", step: d.name, attempt: s.compensateAttempts });
-        this.record("COMPENSATION_DISPATCHED", d.name, s.compensateAttempts, detail);
+        if (attemptRecordedInFull(s.compensateAttempts - s.attemptsForgiven)) {
+          this.record("COMPENSATION_DISPATCHED", d.name, s.compensateAttempts, detail);
+        }
       }
     }
   }
@@ -453,6 +510,43 @@ class Transition {
 
   private record(type: HistoryEntry["type"], step: string, attempt: number, detail: string): void {
     this.history.push({ type, step, attempt, detail });
+  }
+
+  /**
+   * A failed attempt that is retried: one entry each while the budget's attempt `n` is within
+   * FULL_HISTORY_ATTEMPTS, then only a marker per doubling (see attempt-history.ts).
+   */
+  private recordFailedAttempt(
+    type: "STEP_RETRY_SCHEDULED" | "COMPENSATION_RETRY_SCHEDULED",
+    step: string,
+    attempt: number,
+    n: number,
+    error: string,
+  ): void {
+    if (attemptRecordedInFull(n)) {
+      this.record(type, step, attempt, error);
+      return;
+    }
+    const compacted = compactedAttempts(n);
+    if (!compacted) return;
+    const first = attempt - (compacted.last - compacted.first);
+    this.record(
+      type,
+      step,
+      attempt,
+      `${error} (attempts ${first}..${attempt} failed; their history entries are compacted into this one)`,
+    );
+  }
+
+  /** Whether the transition did anything worth a write: a changed step, a command, an entry, a new wake-up. */
+  changedAnything(before: SagaState): boolean {
+    return (
+      this.copied.size > 0 ||
+      this.commands.length > 0 ||
+      this.history.length > 0 ||
+      this.draft.status !== before.status ||
+      this.draft.nextWakeAt !== before.nextWakeAt
+    );
   }
 
   result(): TransitionResult {

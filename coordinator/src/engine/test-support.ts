@@ -177,8 +177,13 @@ export class SagaRun {
     return this.send({ type: "compensateSucceeded", step, attempt });
   }
 
-  compFail(step: string, error = "compensate error", attempt = this.step(step).compensateAttempts) {
-    return this.send({ type: "compensateFailed", step, attempt, error });
+  compFail(
+    step: string,
+    error = "compensate error",
+    attempt = this.step(step).compensateAttempts,
+    failure?: FailureKind,
+  ) {
+    return this.send({ type: "compensateFailed", step, attempt, error, ...(failure ? { failure } : {}) });
   }
 
   timer(): Changed {

@@ -56,11 +56,26 @@ export class GrpcParticipantTransport implements ParticipantTransport {
   }
 }
 
+/**
+ * Statuses that say the call was refused before it did anything and that the
+ * same call will be refused again: the participant does not implement the
+ * service or method, does not accept the coordinator's credentials, or rejects
+ * the request itself. Only a fix of the participant or its configuration helps.
+ * (grpc-js also reports a non-gRPC server's HTTP 401/403/404 as these.)
+ */
+const PERMANENT_CODES: ReadonlySet<number> = new Set([
+  status.UNIMPLEMENTED,
+  status.UNAUTHENTICATED,
+  status.PERMISSION_DENIED,
+  status.INVALID_ARGUMENT,
+]);
+
 /** The outcome rules of participant.proto. */
 export function classify(err: ServiceError, phase: "execute" | "compensate"): CallOutcome {
   const error = `${status[err.code] ?? err.code}: ${err.details || err.message}`;
   const business = err.code === status.FAILED_PRECONDITION || err.code === status.ABORTED;
   if (business && phase === "execute") return { ok: false, failure: "business", error };
+  if (PERMANENT_CODES.has(err.code)) return { ok: false, failure: "permanent", error };
   if (err.code === status.DEADLINE_EXCEEDED) return { ok: false, failure: "timeout", error };
   return { ok: false, failure: "transient", error };
 }
