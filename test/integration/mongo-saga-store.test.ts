@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { MongoClient } from "mongodb";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { MongoSagaStore } from "../../coordinator/src/store/mongo-saga-store.js";
+import { DEFAULT_GROUP_COMMIT, MongoSagaStore } from "../../coordinator/src/store/mongo-saga-store.js";
 import { sagaStoreContract } from "../support/saga-store-contract.js";
 
 const client = new MongoClient(inject("mongoUri"));
@@ -10,42 +10,54 @@ afterAll(() => client.close());
 // A fresh database per store keeps the contract cases independent.
 sagaStoreContract("mongodb", () => MongoSagaStore.open(client.db(`store_${randomUUID().slice(0, 8)}`)));
 
-describe("MongoSagaStore event outbox", () => {
-  it("serves events still in the outbox and flushes them on the next get", async () => {
-    const db = client.db(`outbox_${randomUUID().slice(0, 8)}`);
-    const store = await MongoSagaStore.open(db);
-    const base = {
-      sagaId: "o1",
-      partition: 0,
-      definition: { sagaType: "t", deadlineAt: null, labels: {}, steps: [] },
-      definitionHash: "h",
-      state: { status: "RUNNING" as const, steps: {}, reason: "", nextWakeAt: null },
-      version: 0,
-      fence: 0,
-      createdAt: 1,
-      updatedAt: 1,
-      eventSeq: 0,
-    };
-    await store.insert(base, []);
-    // A crash right after the saga write: the copy into saga_events never happened.
-    const pending = {
-      _id: "o1#000000000001",
-      sagaId: "o1",
-      sequence: 1,
-      type: "SAGA_STARTED",
-      time: 1,
-      step: "",
-      attempt: 0,
-      status: "RUNNING",
-      detail: "",
-    };
-    await db
-      .collection("sagas")
-      .updateOne({ _id: "o1" as never }, { $set: { pendingEvents: [pending], eventSeq: 1 } });
-    expect(await db.collection("saga_events").countDocuments({ sagaId: "o1" })).toBe(0);
-    expect((await store.events("o1", 0, 10)).map((e) => e.sequence)).toEqual([1]);
-    await store.get("o1");
-    expect(await db.collection("saga_events").countDocuments({ sagaId: "o1" })).toBe(1);
+describe("MongoSagaStore group commit", () => {
+  it("writes the transitions of many sagas, history included, in one round trip", async () => {
+    const counted = new MongoClient(inject("mongoUri"), { monitorCommands: true });
+    const commands: string[] = [];
+    counted.on("commandStarted", (e) => commands.push(e.commandName));
+    const store = await MongoSagaStore.open(
+      counted.db(`gc_${randomUUID().slice(0, 8)}`),
+      () => counted.close(),
+      {
+        ...DEFAULT_GROUP_COMMIT,
+        // Hold the first flush back a little, so every write below joins it.
+        delayMs: 50,
+      },
+    );
+    const ids = Array.from({ length: 40 }, (_, i) => `b${i}`);
+    commands.length = 0;
+    const results = await Promise.all(ids.map((id) => store.insert(sagaRecord(id), [startedEvent(id)])));
+    expect(results.every((r) => r.inserted)).toBe(true);
+    expect(commands).toEqual(["insert"]);
+    expect((await store.events("b7", 0, 10)).map((e) => e.type)).toEqual(["SAGA_STARTED"]);
     await store.close();
   });
 });
+
+function sagaRecord(sagaId: string) {
+  return {
+    sagaId,
+    partition: 0,
+    definition: { sagaType: "t", deadlineAt: null, labels: {}, steps: [] },
+    definitionHash: "h",
+    state: { status: "RUNNING" as const, steps: {}, reason: "", nextWakeAt: null },
+    version: 0,
+    fence: 0,
+    createdAt: 1,
+    updatedAt: 1,
+    eventSeq: 1,
+  };
+}
+
+function startedEvent(sagaId: string) {
+  return {
+    sagaId,
+    sequence: 1,
+    type: "SAGA_STARTED" as const,
+    time: 1,
+    step: "",
+    attempt: 0,
+    status: "RUNNING" as const,
+    detail: "",
+  };
+}

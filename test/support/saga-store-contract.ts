@@ -168,5 +168,41 @@ export function sagaStoreContract(name: string, open: () => Promise<SagaStore>):
       expect((await store.findActive(new Set([1]), 10, "")).map((r) => r.sagaId)).toEqual(["d1", "d3", "d4"]);
       expect((await store.findActive(null, 2, "d1")).map((r) => r.sagaId)).toEqual(["d2", "d3"]);
     });
+
+    it("stamps a claimed partition's unfinished sagas, so the old owner's writes are refused", async () => {
+      await store.insert(record("f1", { partition: 7, fence: 3 }), []);
+      await store.claimPartition(7, 9);
+      const claimed = await store.get("f1");
+      expect(claimed?.fence).toBe(9);
+      expect(claimed?.version).toBe(1);
+      expect(await store.update(record("f1", { partition: 7, fence: 3, version: 2 }), 1, [])).toBe(false);
+      expect(await store.update(record("f1", { partition: 7, fence: 9, version: 2 }), 1, [])).toBe(true);
+    });
+
+    it("tells an ex-owner whose insert lands after a newer claim to leave the saga alone", async () => {
+      await store.claimPartition(8, 20);
+      const late = await store.insert(record("late", { partition: 8, fence: 11 }), []);
+      expect(late).toEqual({ inserted: true, newerFence: 20 });
+      expect((await store.get("late"))?.sagaId).toBe("late");
+      expect(await store.insert(record("current", { partition: 8, fence: 20 }), [])).toEqual({
+        inserted: true,
+      });
+    });
+
+    it("keeps each saga's outcome apart when many writes of many sagas go out together", async () => {
+      const ids = Array.from({ length: 30 }, (_, i) => `g${i}`);
+      await Promise.all(ids.map((id) => store.insert(record(id), [event(id, 1)])));
+      // Even sagas are written at their current version, odd ones at a stale one.
+      const results = await Promise.all(
+        ids.map((id, i) =>
+          store.update(record(id, { version: 1, eventSeq: 2 }), i % 2 === 0 ? 0 : 5, [event(id, 2)]),
+        ),
+      );
+      expect(results).toEqual(ids.map((_, i) => i % 2 === 0));
+      for (const [i, id] of ids.entries()) {
+        expect((await store.get(id))?.version).toBe(i % 2 === 0 ? 1 : 0);
+        expect((await store.events(id, 0, 10)).map((e) => e.sequence)).toEqual(i % 2 === 0 ? [1, 2] : [1]);
+      }
+    });
   });
 }

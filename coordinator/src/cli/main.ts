@@ -102,6 +102,27 @@ function commonOptions(cmd: Command): Command {
       new Option("--drain-timeout-ms <ms>", "how long SIGTERM waits for open calls")
         .env("SAGA_DRAIN_TIMEOUT_MS")
         .default("10000"),
+    )
+    .addOption(
+      new Option(
+        "--store-flush-delay-ms <ms>",
+        "group commit: how long a write waits for others before a flush when none is in flight (0 = end of the event-loop turn)",
+      )
+        .env("SAGA_STORE_FLUSH_DELAY_MS")
+        .default("0"),
+    )
+    .addOption(
+      new Option("--store-max-batch <n>", "group commit: most saga writes per store round trip")
+        .env("SAGA_STORE_MAX_BATCH")
+        .default("500"),
+    )
+    .addOption(
+      new Option(
+        "--retain-finished <n>",
+        "in-memory store (dev): finished sagas kept for reads; older ones are forgotten",
+      )
+        .env("SAGA_RETAIN_FINISHED")
+        .default("10000"),
     );
 }
 

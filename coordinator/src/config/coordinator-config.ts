@@ -51,6 +51,10 @@ export const coordinatorConfigSchema = z.object({
   "node-id": z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1..64 characters of [A-Za-z0-9._-]"),
   "lease-ttl-seconds": int(2, 300),
   "drain-timeout-ms": int(0, 600_000),
+  // Defaults here too, so programmatic callers (tests, the benchmark) may leave them out.
+  "store-flush-delay-ms": int(0, 1000).default(0),
+  "store-max-batch": int(1, 10_000).default(500),
+  "retain-finished": int(0, 100_000_000).default(10_000),
   demo: z.boolean(),
 });
 

@@ -118,6 +118,13 @@ export class SagaDriver {
       }
       return { record: inserted.existing, created: false };
     }
+    if (inserted.newerFence !== undefined) {
+      // Stored, but a newer owner claimed the partition meanwhile: its timer starts the saga.
+      this.ownership.lost(partition);
+      throw new NotOwnerError(
+        `partition ${partition} has a newer owner (fence ${inserted.newerFence} > ${fence})`,
+      );
+    }
     this.cache.set(record.sagaId, record);
     this.options.metrics?.sagasStarted.inc({ saga_type: saga.definition.sagaType });
     const started = await this.apply(saga.sagaId, { type: "start" });

@@ -19,7 +19,7 @@ import { SagaEventBus } from "../driver/saga-event-bus.js";
 import { CoordinatorMetrics } from "../observability/coordinator-metrics.js";
 import { startMetricsServer } from "../observability/metrics-server.js";
 import { MemorySagaStore } from "../store/memory-saga-store.js";
-import { MongoSagaStore } from "../store/mongo-saga-store.js";
+import { DEFAULT_GROUP_COMMIT, MongoSagaStore } from "../store/mongo-saga-store.js";
 import type { SagaStore } from "../store/saga-store.js";
 import { GrpcParticipantTransport } from "../transport/grpc-participant-transport.js";
 import { setServing, shutdownServer, startGrpcServer } from "./grpc-server.js";
@@ -32,14 +32,24 @@ export interface CoordinatorNode {
   stop(): Promise<void>;
 }
 
-async function openStore(config: CoordinatorConfig, logger: Logger): Promise<SagaStore> {
+async function openStore(
+  config: CoordinatorConfig,
+  logger: Logger,
+  metrics: CoordinatorMetrics,
+): Promise<SagaStore> {
   const uri = config["mongodb-uri"];
-  if (config.mode === "dev" && !uri) return new MemorySagaStore();
+  if (config.mode === "dev" && !uri) return new MemorySagaStore(config["retain-finished"]);
   if (!uri) throw new Error("--mongodb-uri is required");
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+  // Command monitoring counts every round trip to the database (saga_store_round_trips_total).
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, monitorCommands: true });
+  client.on("commandStarted", (event) => metrics.storeRoundTrips.inc({ operation: event.commandName }));
   await client.connect();
   logger.info({ database: config["mongodb-database"] }, "connected to MongoDB");
-  return MongoSagaStore.open(client.db(config["mongodb-database"]), () => client.close());
+  return MongoSagaStore.open(client.db(config["mongodb-database"]), () => client.close(), {
+    ...DEFAULT_GROUP_COMMIT,
+    delayMs: config["store-flush-delay-ms"],
+    maxBatch: config["store-max-batch"],
+  });
 }
 
 /** The parts that differ between a lone node and a cluster member. */
@@ -164,14 +174,16 @@ export async function startCoordinatorNode(
   config: CoordinatorConfig,
   logger: Logger,
 ): Promise<CoordinatorNode> {
-  const store = await openStore(config, logger);
+  let storeRef: SagaStore | null = null;
+  const metrics = new CoordinatorMetrics(async () => (storeRef ? storeRef.countByStatus("FAILED") : 0));
+  const store = await openStore(config, logger, metrics);
+  storeRef = store;
   const bus = new SagaEventBus();
   const transport = new GrpcParticipantTransport();
   const participants = config.participant;
   let address = config.advertise ?? config.listen;
   const hosts = config["etcd-endpoints"];
   const topology = hosts ? etcdTopology(config, store, logger, hosts) : soleTopology(config, () => address);
-  const metrics = new CoordinatorMetrics(() => store.countByStatus("FAILED"));
   const metricsListen = config["metrics-listen"];
   const metricsServer = metricsListen ? await startMetricsServer(metricsListen, metrics.registry) : null;
   const driver = new SagaDriver(store, transport, topology.ownership, bus, logger, {
@@ -191,6 +203,8 @@ export async function startCoordinatorNode(
     writer: driver,
     router: topology.router,
     bus,
+    ownership: topology.ownership,
+    partitionOf: (id) => partitionOf(id, config.partitions),
     limits,
     participantNames: new Set(Object.keys(participants)),
     logger,

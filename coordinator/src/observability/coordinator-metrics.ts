@@ -22,6 +22,12 @@ export class CoordinatorMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly storeRoundTrips = new Counter({
+    name: "saga_store_round_trips_total",
+    help: "Commands sent to the database (one per round trip), by command name.",
+    labelNames: ["operation"],
+    registers: [this.registry],
+  });
 
   constructor(countFailed?: () => Promise<number>) {
     collectDefaultMetrics({ register: this.registry });

@@ -23,8 +23,14 @@ export interface SagaDocument {
   createdAt: number;
   updatedAt: number;
   eventSeq: number;
-  /** The events of the last transition: an outbox flushed into the events collection (see mongo-saga-store.ts). */
-  pendingEvents: EventDocument[];
+  /**
+   * The saga's history, appended ($push) by the same conditional write as the
+   * state change it records: no second collection, no outbox, no extra round
+   * trip. Bounded, because the state machine compacts repeated retry events.
+   */
+  history: SagaEventRecord[];
+  /** Which write put the document in its current state (see MongoSagaStore.update). */
+  lastWrite: string;
 }
 
 interface DefinitionDocument extends Omit<SagaDefinition, "steps" | "labels"> {
@@ -36,10 +42,6 @@ interface StateDocument extends Omit<SagaState, "steps"> {
   steps: (Omit<StepState, "output"> & { name: string; output: Binary | null })[];
 }
 
-export interface EventDocument extends SagaEventRecord {
-  _id: string;
-}
-
 const bin = (bytes: Uint8Array) => new Binary(bytes);
 const bytes = (b: Binary | Uint8Array) =>
   b instanceof Binary ? new Uint8Array(b.buffer) : new Uint8Array(b);
@@ -48,20 +50,34 @@ export function labelPair(key: string, value: string): string {
   return `${key}=${value}`;
 }
 
-export function toDocument(r: SagaRecord, pendingEvents: SagaEventRecord[]): SagaDocument {
+export function toDocument(r: SagaRecord, history: SagaEventRecord[], lastWrite: string): SagaDocument {
   return {
     _id: r.sagaId,
     partition: r.partition,
-    status: r.state.status,
     sagaType: r.definition.sagaType,
     labelPairs: Object.entries(r.definition.labels).map(([k, v]) => labelPair(k, v)),
-    nextWakeAt: r.state.nextWakeAt,
     definition: {
       ...r.definition,
       steps: r.definition.steps.map((s) => ({ ...s, payload: bin(s.payload) })),
       labels: Object.entries(r.definition.labels).map(([key, value]) => ({ key, value })),
     },
     definitionHash: r.definitionHash,
+    createdAt: r.createdAt,
+    ...toStateFields(r, lastWrite),
+    history,
+  };
+}
+
+/** The fields a transition changes; the definition is written once, at insert. */
+export type StateFields = Pick<
+  SagaDocument,
+  "status" | "nextWakeAt" | "state" | "version" | "fence" | "updatedAt" | "eventSeq" | "lastWrite"
+>;
+
+export function toStateFields(r: SagaRecord, lastWrite: string): StateFields {
+  return {
+    status: r.state.status,
+    nextWakeAt: r.state.nextWakeAt,
     state: {
       ...r.state,
       steps: r.definition.steps.map((d) => {
@@ -71,14 +87,16 @@ export function toDocument(r: SagaRecord, pendingEvents: SagaEventRecord[]): Sag
     },
     version: r.version,
     fence: r.fence,
-    createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     eventSeq: r.eventSeq,
-    pendingEvents: pendingEvents.map(toEventDocument),
+    lastWrite,
   };
 }
 
-export function fromDocument(d: SagaDocument): SagaRecord {
+/** Reads of a saga's state leave its history on the server. */
+export const WITHOUT_HISTORY = { history: 0 } as const;
+
+export function fromDocument(d: Omit<SagaDocument, "history">): SagaRecord {
   const steps: Record<string, StepState> = {};
   for (const { name, output, ...rest } of d.state.steps) {
     steps[name] = { ...rest, output: output ? bytes(output) : null };
@@ -100,13 +118,4 @@ export function fromDocument(d: SagaDocument): SagaRecord {
     updatedAt: d.updatedAt,
     eventSeq: d.eventSeq,
   };
-}
-
-export function toEventDocument(e: SagaEventRecord): EventDocument {
-  // Zero-padded so that _id order is sequence order.
-  return { _id: `${e.sagaId}#${String(e.sequence).padStart(12, "0")}`, ...e };
-}
-
-export function fromEventDocument({ _id, ...e }: EventDocument): SagaEventRecord {
-  return e;
 }

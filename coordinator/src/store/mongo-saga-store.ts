@@ -1,13 +1,20 @@
-import { type Collection, type Db, type Filter, MongoServerError } from "mongodb";
-import type { SagaStatus } from "../engine/saga-state.js";
+import { randomBytes } from "node:crypto";
 import {
-  type EventDocument,
+  type AnyBulkWriteOperation,
+  type Collection,
+  type Db,
+  type Filter,
+  MongoBulkWriteError,
+} from "mongodb";
+import type { SagaStatus } from "../engine/saga-state.js";
+import { type BatchOutcome, GroupCommit, type GroupCommitOptions } from "./group-commit.js";
+import {
   fromDocument,
-  fromEventDocument,
   labelPair,
   type SagaDocument,
   toDocument,
-  toEventDocument,
+  toStateFields,
+  WITHOUT_HISTORY,
 } from "./mongo-saga-codec.js";
 import type { SagaEventRecord, SagaRecord } from "./saga-record.js";
 import type { InsertResult, ListQuery, PartitionSet, SagaStore } from "./saga-store.js";
@@ -15,66 +22,95 @@ import type { InsertResult, ListQuery, PartitionSet, SagaStore } from "./saga-st
 const DUPLICATE_KEY = 11000;
 const ACTIVE = ["RUNNING", "COMPENSATING"];
 
+export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 500, delayMs: 0, maxInFlight: 2 };
+
+/** The fencing token of the newest owner of a partition, written before its sagas are stamped. */
+interface PartitionFenceDocument {
+  _id: number;
+  fence: number;
+}
+
+type WriteOp =
+  | { kind: "insert"; record: SagaRecord; doc: SagaDocument }
+  | { kind: "update"; sagaId: string; token: string; op: AnyBulkWriteOperation<SagaDocument> };
+
+type WriteResult =
+  | { kind: "inserted" }
+  | { kind: "duplicate" }
+  | { kind: "newerFence"; fence: number }
+  | boolean;
+
 /**
- * MongoDB store: one document per saga, written only by conditional
- * single-document updates, plus an append-only events collection.
+ * MongoDB store: one document per saga, history included, written only by
+ * conditional single-document writes.
  *
- * History without transactions: each transition writes its events into the
- * saga document's `pendingEvents` (atomically with the state), then copies
- * them into the events collection under deterministic ids. A crash between
- * the two leaves them in the outbox; readers merge the outbox, and the next
- * get() flushes it. Duplicate-key errors on the copy are expected and ignored.
+ * Group commit: inserts and transitions of many sagas go to the server in one
+ * unordered bulkWrite per flush (see GroupCommit). Each write keeps its own
+ * condition (version and fence), and each caller learns its own outcome, so a
+ * failed condition is handled per saga exactly as with one write per round trip.
  */
 export class MongoSagaStore implements SagaStore {
   private readonly sagas: Collection<SagaDocument>;
-  private readonly history: Collection<EventDocument>;
+  private readonly fences: Collection<PartitionFenceDocument>;
+  private readonly writes: GroupCommit<WriteOp, WriteResult>;
+  /** Tags this store's writes, so a batch can tell which conditional updates it won. */
+  private readonly writerId = randomBytes(6).toString("hex");
+  private writeCount = 0;
 
   private constructor(
     private readonly db: Db,
     private readonly onClose: () => Promise<void>,
+    groupCommit: GroupCommitOptions,
   ) {
     this.sagas = db.collection<SagaDocument>("sagas");
-    this.history = db.collection<EventDocument>("saga_events");
+    this.fences = db.collection<PartitionFenceDocument>("partition_fences");
+    this.writes = new GroupCommit((ops) => this.flush(ops), groupCommit);
   }
 
-  static async open(db: Db, onClose: () => Promise<void> = async () => {}): Promise<MongoSagaStore> {
-    const store = new MongoSagaStore(db, onClose);
+  static async open(
+    db: Db,
+    onClose: () => Promise<void> = async () => {},
+    groupCommit: GroupCommitOptions = DEFAULT_GROUP_COMMIT,
+  ): Promise<MongoSagaStore> {
+    const store = new MongoSagaStore(db, onClose, groupCommit);
     await store.sagas.createIndex({ partition: 1, nextWakeAt: 1 });
     await store.sagas.createIndex({ status: 1, partition: 1, _id: 1 });
     await store.sagas.createIndex({ createdAt: -1, _id: -1 });
-    await store.history.createIndex({ sagaId: 1, sequence: 1 }, { unique: true });
     return store;
   }
 
   async insert(record: SagaRecord, events: SagaEventRecord[]): Promise<InsertResult> {
-    try {
-      await this.sagas.insertOne(toDocument(record, events));
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-      const existing = await this.get(record.sagaId);
-      if (!existing) throw err;
-      return { inserted: false, existing };
-    }
-    await this.flush(events);
-    return { inserted: true };
+    const result = await this.writes.submit({
+      kind: "insert",
+      record,
+      doc: toDocument(record, events, this.nextToken()),
+    });
+    if (result === true || result === false) throw new Error("insert answered like an update");
+    if (result.kind === "inserted") return { inserted: true };
+    if (result.kind === "newerFence") return { inserted: true, newerFence: result.fence };
+    const existing = await this.get(record.sagaId);
+    if (!existing) throw new Error(`saga ${record.sagaId} was reported as existing but cannot be read`);
+    return { inserted: false, existing };
   }
 
   async get(sagaId: string): Promise<SagaRecord | null> {
-    const doc = await this.sagas.findOne({ _id: sagaId });
-    if (!doc) return null;
-    if (doc.pendingEvents.length > 0) await this.flush(doc.pendingEvents.map(fromEventDocument));
-    return fromDocument(doc);
+    const doc = await this.sagas.findOne({ _id: sagaId }, { projection: WITHOUT_HISTORY });
+    return doc ? fromDocument(doc) : null;
   }
 
   async update(next: SagaRecord, expectedVersion: number, events: SagaEventRecord[]): Promise<boolean> {
-    const { _id, ...fields } = toDocument(next, events);
-    const result = await this.sagas.updateOne(
-      { _id, version: expectedVersion, fence: { $lte: next.fence } },
-      { $set: fields },
-    );
-    if (result.matchedCount !== 1) return false;
-    await this.flush(events);
-    return true;
+    const token = this.nextToken();
+    const update: AnyBulkWriteOperation<SagaDocument> = {
+      updateOne: {
+        filter: { _id: next.sagaId, version: expectedVersion, fence: { $lte: next.fence } },
+        update:
+          events.length > 0
+            ? { $set: toStateFields(next, token), $push: { history: { $each: events } } }
+            : { $set: toStateFields(next, token) },
+      },
+    };
+    const result = await this.writes.submit({ kind: "update", sagaId: next.sagaId, token, op: update });
+    return result === true;
   }
 
   async list(query: ListQuery): Promise<SagaRecord[]> {
@@ -87,21 +123,33 @@ export class MongoSagaStore implements SagaStore {
       const { createdAt, sagaId } = query.after;
       filter.$or = [{ createdAt: { $lt: createdAt } }, { createdAt, _id: { $lt: sagaId } }];
     }
-    const docs = await this.sagas.find(filter).sort({ createdAt: -1, _id: -1 }).limit(query.limit).toArray();
+    const docs = await this.sagas
+      .find(filter, { projection: WITHOUT_HISTORY })
+      .sort({ createdAt: -1, _id: -1 })
+      .limit(query.limit)
+      .toArray();
     return docs.map(fromDocument);
   }
 
   async findDue(now: number, partitions: PartitionSet, limit: number): Promise<SagaRecord[]> {
     const filter: Filter<SagaDocument> = { nextWakeAt: { $ne: null, $lte: now } };
     if (partitions !== null) filter.partition = { $in: [...partitions] };
-    const docs = await this.sagas.find(filter).sort({ nextWakeAt: 1 }).limit(limit).toArray();
+    const docs = await this.sagas
+      .find(filter, { projection: WITHOUT_HISTORY })
+      .sort({ nextWakeAt: 1 })
+      .limit(limit)
+      .toArray();
     return docs.map(fromDocument);
   }
 
   async findActive(partitions: PartitionSet, limit: number, afterSagaId: string): Promise<SagaRecord[]> {
     const filter: Filter<SagaDocument> = { status: { $in: ACTIVE }, _id: { $gt: afterSagaId } };
     if (partitions !== null) filter.partition = { $in: [...partitions] };
-    const docs = await this.sagas.find(filter).sort({ _id: 1 }).limit(limit).toArray();
+    const docs = await this.sagas
+      .find(filter, { projection: WITHOUT_HISTORY })
+      .sort({ _id: 1 })
+      .limit(limit)
+      .toArray();
     return docs.map(fromDocument);
   }
 
@@ -110,25 +158,20 @@ export class MongoSagaStore implements SagaStore {
   }
 
   async claimPartition(partition: number, fence: number): Promise<void> {
+    // The fence record first: an insert by an ex-owner that lands after the
+    // stamping below is then caught by the check in flush().
+    await this.fences.updateOne({ _id: partition }, { $max: { fence } }, { upsert: true });
     await this.sagas.updateMany(
-      { partition, fence: { $lt: fence } },
+      { partition, fence: { $lt: fence }, status: { $in: [...ACTIVE, "FAILED"] } },
       { $set: { fence }, $inc: { version: 1 } },
     );
   }
 
   async events(sagaId: string, afterSequence: number, limit: number): Promise<SagaEventRecord[]> {
-    const stored = await this.history
-      .find({ sagaId, sequence: { $gt: afterSequence } })
-      .sort({ sequence: 1 })
-      .limit(limit)
-      .toArray();
-    const found = stored.map(fromEventDocument);
-    const last = found.at(-1)?.sequence ?? afterSequence;
-    if (found.length >= limit) return found;
-    // Events of a transition whose copy has not landed yet are still in the outbox.
-    const doc = await this.sagas.findOne({ _id: sagaId }, { projection: { pendingEvents: 1 } });
-    const pending = (doc?.pendingEvents ?? []).map(fromEventDocument).filter((e) => e.sequence > last);
-    return [...found, ...pending].slice(0, limit);
+    const doc = await this.sagas.findOne({ _id: sagaId }, { projection: { history: 1 } });
+    const history = doc?.history ?? [];
+    // Sequences are 1, 2, 3, ... in array order.
+    return history.slice(afterSequence, afterSequence + limit).filter((e) => e.sequence > afterSequence);
   }
 
   async ping(): Promise<void> {
@@ -139,22 +182,74 @@ export class MongoSagaStore implements SagaStore {
     await this.onClose();
   }
 
-  private async flush(events: SagaEventRecord[]): Promise<void> {
-    if (events.length === 0) return;
+  private nextToken(): string {
+    this.writeCount++;
+    return `${this.writerId}.${this.writeCount.toString(36)}`;
+  }
+
+  /** One round trip for the batch, plus one read only when it is needed to tell outcomes apart. */
+  private async flush(ops: WriteOp[]): Promise<BatchOutcome<WriteResult>[]> {
+    const outcomes: (BatchOutcome<WriteResult> | undefined)[] = ops.map(() => undefined);
+    let matched = 0;
     try {
-      await this.history.insertMany(events.map(toEventDocument), { ordered: false });
+      const result = await this.sagas.bulkWrite(
+        ops.map((op) => (op.kind === "insert" ? { insertOne: { document: op.doc } } : op.op)),
+        { ordered: false },
+      );
+      matched = result.matchedCount;
     } catch (err) {
-      if (!isDuplicateKey(err) && !allDuplicates(err)) throw err;
+      if (!(err instanceof MongoBulkWriteError)) throw err;
+      matched = err.result.matchedCount;
+      const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+      for (const writeError of writeErrors) {
+        const op = ops[writeError.index];
+        outcomes[writeError.index] =
+          op?.kind === "insert" && writeError.code === DUPLICATE_KEY
+            ? { ok: true, value: { kind: "duplicate" } }
+            : {
+                ok: false,
+                error: new Error(`saga write refused (code ${writeError.code}): ${writeError.errmsg}`),
+              };
+      }
+    }
+    const updates = ops.flatMap((op, i) => (op.kind === "update" && !outcomes[i] ? [i] : []));
+    if (matched === updates.length) {
+      for (const i of updates) outcomes[i] = { ok: true, value: true };
+    } else {
+      // Some conditions failed: the documents' write tags say which updates landed.
+      const ids = updates.map((i) => (ops[i] as { sagaId: string }).sagaId);
+      const docs = await this.sagas.find({ _id: { $in: ids } }, { projection: { lastWrite: 1 } }).toArray();
+      const tags = new Map(docs.map((d) => [d._id, d.lastWrite]));
+      for (const i of updates) {
+        const op = ops[i] as { sagaId: string; token: string };
+        outcomes[i] = { ok: true, value: tags.get(op.sagaId) === op.token };
+      }
+    }
+    await this.checkInsertFences(ops, outcomes);
+    return outcomes.map((o) => o ?? { ok: true, value: { kind: "inserted" } });
+  }
+
+  /**
+   * Closes the ex-owner insert gap: a saga inserted by a node that has not yet
+   * noticed it lost the partition carries the old fence. Reading the partition's
+   * fence record after the insert tells the inserter to leave the saga alone
+   * (it is stored due at once, so the new owner's timer starts it).
+   */
+  private async checkInsertFences(
+    ops: WriteOp[],
+    outcomes: (BatchOutcome<WriteResult> | undefined)[],
+  ): Promise<void> {
+    const inserted = ops.flatMap((op, i) =>
+      op.kind === "insert" && !outcomes[i] && op.record.fence > 0 ? [i] : [],
+    );
+    if (inserted.length === 0) return;
+    const partitions = [...new Set(inserted.map((i) => (ops[i] as { record: SagaRecord }).record.partition))];
+    const records = await this.fences.find({ _id: { $in: partitions } }).toArray();
+    const newest = new Map(records.map((r) => [r._id, r.fence]));
+    for (const i of inserted) {
+      const { record } = ops[i] as { record: SagaRecord };
+      const fence = newest.get(record.partition) ?? 0;
+      if (fence > record.fence) outcomes[i] = { ok: true, value: { kind: "newerFence", fence } };
     }
   }
-}
-
-function isDuplicateKey(err: unknown): boolean {
-  return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
-}
-
-function allDuplicates(err: unknown): boolean {
-  const writeErrors = (err as { writeErrors?: { code: number }[] | { code: number } }).writeErrors;
-  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-  return list.length > 0 && list.every((e) => e.code === DUPLICATE_KEY);
 }

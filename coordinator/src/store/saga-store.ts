@@ -14,14 +14,23 @@ export interface ListQuery {
 /** Which partitions a node drives; null means all of them (dev mode). */
 export type PartitionSet = ReadonlySet<number> | null;
 
-export type InsertResult = { inserted: true } | { inserted: false; existing: SagaRecord };
+export type InsertResult =
+  /**
+   * `newerFence`: the saga was stored, but a newer owner has claimed its
+   * partition meanwhile; the inserter must not drive it (the owner's timer will).
+   */
+  { inserted: true; newerFence?: number } | { inserted: false; existing: SagaRecord };
 
 /**
  * Persistence of sagas. Every state change is one conditional write on one
  * record; no implementation may need multi-record transactions.
  */
 export interface SagaStore {
-  /** Creates the saga with its first events, unless the id exists (then returns the existing record). */
+  /**
+   * Creates the saga with its first events, unless the id exists (then returns
+   * the existing record). Records passed in and returned are immutable values:
+   * nobody may change them in place.
+   */
   insert(record: SagaRecord, events: SagaEventRecord[]): Promise<InsertResult>;
   get(sagaId: string): Promise<SagaRecord | null>;
   /**
@@ -36,8 +45,9 @@ export interface SagaStore {
   /** Unfinished sagas (RUNNING or COMPENSATING) with sagaId > afterSagaId, by sagaId, for recovery. */
   findActive(partitions: PartitionSet, limit: number, afterSagaId: string): Promise<SagaRecord[]>;
   /**
-   * Stamps every saga of the partition with a new owner's fence (and bumps
-   * its version), so that no write of a previous owner can land after this.
+   * Records the partition's new fence, then stamps every unfinished saga of
+   * the partition with it (and bumps its version), so that no write of a
+   * previous owner can land after this, and no insert of one goes unnoticed.
    */
   claimPartition(partition: number, fence: number): Promise<void>;
   /** How many sagas have this status (for the FAILED gauge operators alert on). */
