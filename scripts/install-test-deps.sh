@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Provisions the real services the integration tests run against (idempotent;
-# a second run takes well under a second):
+# a second run takes about a second):
 #   - etcd: Debian package `etcd-server`, installed with apt-get when `etcd` is missing;
-#   - a MongoDB-wire server: `mongod` or `ferretdb` on PATH if present, otherwise
-#     scripts/mongo-java-server/target/mongo-java-server.jar (built here with Maven,
-#     which is installed from Debian when missing, with a JDK);
+#   - a durable MongoDB-wire server: FerretDB v1.24.2 on PostgreSQL 15. PostgreSQL
+#     comes from Debian (`postgresql`); FerretDB is built from its Go module into
+#     .test-services/bin/ferretdb (git-ignored). Skipped when `mongod` is on PATH
+#     (the tests then use it). Only when PostgreSQL cannot be installed, the
+#     fallback scripts/mongo-java-server/target/mongo-java-server.jar (in memory,
+#     not durable) is built with Maven instead;
 #   - the toolchains of the Python and Go example participants (python3 with venv,
 #     Go), from Debian when missing; scripts/install-python-deps.sh and
 #     scripts/install-go-deps.sh then set those examples up.
-# test/setup/global-setup.ts picks these up; see that file for the lookup order.
+# The test services module (test/services, see its README) starts these on free
+# ports in temp dirs; it is used by test/setup/global-setup.ts, the benchmark and
+# the chaos suite. Runs as root, or as a user with sudo for the apt-get steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,8 +25,13 @@ as_root() {
 
 apt_updated=false
 apt_install() {
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
+    say "not root and no sudo: run this script as root, or install the Debian packages yourself" >&2
+    say "  (as root: apt-get install $*), then run it again" >&2
+    return 1
+  fi
   if [ "$apt_updated" = false ]; then
-    as_root apt-get update -qq
+    as_root apt-get update -qq || return 1
     apt_updated=true
   fi
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
@@ -34,38 +44,6 @@ else
   say "etcd: missing, installing Debian package etcd-server..."
   apt_install etcd-server
   say "etcd: installed ($(command -v etcd))"
-fi
-
-# --- MongoDB-wire server ----------------------------------------------------------
-jar=scripts/mongo-java-server/target/mongo-java-server.jar
-if command -v mongod >/dev/null 2>&1; then
-  say "mongo: mongod present ($(command -v mongod)), skipping mongo-java-server"
-elif command -v ferretdb >/dev/null 2>&1; then
-  say "mongo: ferretdb present ($(command -v ferretdb)), skipping mongo-java-server"
-elif [ -f "$jar" ] && [ "$jar" -nt scripts/mongo-java-server/pom.xml ] \
-  && [ -z "$(find scripts/mongo-java-server/src -newer "$jar" -type f -print -quit)" ]; then
-  say "mongo: $jar present"
-else
-  if ! command -v mvn >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
-    say "mongo: installing a JDK and Maven from Debian to build $jar..."
-    apt_install openjdk-17-jdk-headless maven
-  fi
-  for tool in java mvn; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-      say "mongo: '$tool' is needed to build $jar (Debian: apt-get install openjdk-17-jdk-headless maven)" >&2
-      exit 1
-    fi
-  done
-  say "mongo: building $jar with Maven..."
-  log=$(mktemp)
-  if ! mvn -q -B -f scripts/mongo-java-server/pom.xml package >"$log" 2>&1; then
-    cat "$log" >&2
-    rm -f "$log"
-    say "mongo: Maven build failed (output above)" >&2
-    exit 1
-  fi
-  rm -f "$log"
-  say "mongo: built $jar"
 fi
 
 # --- toolchains of the Python and Go example participants -------------------------
@@ -82,4 +60,113 @@ else
   # then fetches the right toolchain through the module proxy (GOTOOLCHAIN=auto).
   say "go: installing golang-go from Debian..."
   apt_install golang-go ca-certificates
+fi
+
+# --- MongoDB-wire server ----------------------------------------------------------
+FERRETDB_VERSION=v1.24.2
+ferretdb=.test-services/bin/ferretdb
+jar=scripts/mongo-java-server/target/mongo-java-server.jar
+
+# Directory of initdb/pg_ctl/postgres: Debian's newest /usr/lib/postgresql/*/bin, else PATH.
+postgres_bindir() {
+  local dir
+  for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    if [ -x "$dir/initdb" ] && [ -x "$dir/postgres" ]; then
+      echo "$dir"
+      return 0
+    fi
+  done
+  command -v initdb >/dev/null 2>&1 && command -v postgres >/dev/null 2>&1 && dirname "$(command -v initdb)"
+}
+
+ferretdb_is_current() {
+  [ -x "$ferretdb" ] && "$ferretdb" --version 2>/dev/null | grep -qx "version: $FERRETDB_VERSION"
+}
+
+# The module proxy serves FerretDB's source but its zip lacks build/version/version.txt
+# (`go install` gives a binary that panics at start), so: download, add the file, build.
+build_ferretdb() {
+  local module dir src log
+  module="github.com/FerretDB/FerretDB@$FERRETDB_VERSION"
+  log=$(mktemp)
+  say "mongo: building FerretDB $FERRETDB_VERSION into $ferretdb (Go module $module; takes a few minutes once)..."
+  if ! dir=$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "$module" 2>"$log" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p') || [ -z "$dir" ]; then
+    cat "$log" >&2
+    rm -f "$log"
+    say "mongo: go mod download $module failed (output above)" >&2
+    return 1
+  fi
+  src=.test-services/src/ferretdb-$FERRETDB_VERSION
+  rm -rf "$src"
+  mkdir -p "$(dirname "$src")" "$(dirname "$ferretdb")"
+  cp -R "$dir" "$src"
+  chmod -R u+w "$src"
+  echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
+  if ! (cd "$src" && go build -o "$OLDPWD/$ferretdb.tmp" ./cmd/ferretdb) >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log" "$ferretdb.tmp"
+    say "mongo: go build of FerretDB failed (output above)" >&2
+    return 1
+  fi
+  rm -f "$log"
+  rm -rf "$src"
+  mv "$ferretdb.tmp" "$ferretdb"
+  ferretdb_is_current || { say "mongo: $ferretdb --version does not say $FERRETDB_VERSION" >&2; return 1; }
+  say "mongo: built $ferretdb"
+}
+
+build_mongo_java_server() {
+  if [ -f "$jar" ] && [ "$jar" -nt scripts/mongo-java-server/pom.xml ] \
+    && [ -z "$(find scripts/mongo-java-server/src -newer "$jar" -type f -print -quit)" ]; then
+    say "mongo: fallback $jar present"
+    return 0
+  fi
+  if ! command -v mvn >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
+    say "mongo: installing a JDK and Maven from Debian to build $jar..."
+    apt_install openjdk-17-jdk-headless maven
+  fi
+  for tool in java mvn; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+      say "mongo: '$tool' is needed to build $jar (Debian: apt-get install openjdk-17-jdk-headless maven)" >&2
+      exit 1
+    fi
+  done
+  say "mongo: building the fallback $jar with Maven..."
+  local log
+  log=$(mktemp)
+  if ! mvn -q -B -f scripts/mongo-java-server/pom.xml package >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    say "mongo: Maven build failed (output above)" >&2
+    exit 1
+  fi
+  rm -f "$log"
+  say "mongo: built $jar"
+}
+
+if command -v mongod >/dev/null 2>&1; then
+  say "mongo: mongod present ($(command -v mongod)); the tests use it, skipping FerretDB/PostgreSQL"
+else
+  pg_bin=$(postgres_bindir || true)
+  if [ -z "$pg_bin" ]; then
+    say "postgresql: missing, installing Debian package postgresql..."
+    if apt_install postgresql; then
+      pg_bin=$(postgres_bindir || true)
+    fi
+  fi
+  if [ -n "$pg_bin" ]; then
+    say "postgresql: present ($pg_bin)"
+    if ferretdb_is_current; then
+      say "mongo: FerretDB $FERRETDB_VERSION present ($ferretdb)"
+    elif ! command -v go >/dev/null 2>&1; then
+      say "mongo: Go is needed to build FerretDB (see the toolchain step above)" >&2
+      exit 1
+    else
+      build_ferretdb
+    fi
+  else
+    say "postgresql: could not be installed; falling back to mongo-java-server (in memory, NOT durable;" >&2
+    say "  the store-restart test needs FerretDB/PostgreSQL or mongod). As root: apt-get install postgresql" >&2
+    build_mongo_java_server
+  fi
 fi

@@ -1,9 +1,11 @@
-import type { RunningService } from "./local-services.js";
-import { etcdIsHealthy, mongoAnswersPing, waitUntil } from "./service-probes.js";
+import { etcdIsHealthy, mongoAnswersPing, waitUntil } from "./probes.js";
+import type { RunningService } from "./running-service.js";
+import { remoteService } from "./service.js";
 
 // Last resort before giving up: etcd and MongoDB in containers, via testcontainers,
 // when a Docker (or compatible) engine answers. testcontainers is imported lazily
-// so machines without Docker never load it.
+// so machines without Docker never load it. Containers are not killed/restarted
+// through this module (controllable: false).
 
 const ETCD_IMAGE = "quay.io/coreos/etcd:v3.5.17";
 const MONGO_IMAGE = "mongo:7";
@@ -35,7 +37,10 @@ export async function startEtcdContainer(): Promise<RunningService> {
   const hostPort = `${container.getHost()}:${container.getMappedPort(2379)}`;
   const url = `http://${hostPort}`;
   await waitUntil("etcd container", () => etcdIsHealthy(url), { timeoutMs: READY_TIMEOUT_MS });
-  return { url, description: `container ${ETCD_IMAGE} on ${hostPort}`, stop: () => stopQuietly(container) };
+  const description = `etcd (container ${ETCD_IMAGE}) on ${hostPort}`;
+  return remoteService({ url, kind: "etcd", source: "container", description, durable: true }, () =>
+    stopQuietly(container),
+  );
 }
 
 export async function startMongoContainer(): Promise<RunningService> {
@@ -45,9 +50,12 @@ export async function startMongoContainer(): Promise<RunningService> {
     .withWaitStrategy(Wait.forLogMessage(/Waiting for connections/))
     .start();
   const hostPort = `${container.getHost()}:${container.getMappedPort(27017)}`;
-  const url = `mongodb://${hostPort}`;
+  const url = `mongodb://${hostPort}/`;
   await waitUntil("MongoDB container", () => mongoAnswersPing(url), { timeoutMs: READY_TIMEOUT_MS });
-  return { url, description: `container ${MONGO_IMAGE} on ${hostPort}`, stop: () => stopQuietly(container) };
+  const description = `mongod (container ${MONGO_IMAGE}) on ${hostPort}`;
+  return remoteService({ url, kind: "mongod", source: "container", description, durable: true }, () =>
+    stopQuietly(container),
+  );
 }
 
 async function stopQuietly(container: { stop(): Promise<unknown> }): Promise<void> {

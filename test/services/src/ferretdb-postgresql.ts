@@ -1,0 +1,73 @@
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { promisify } from "node:util";
+import { findFerretdb, findPostgresBinDir, repoRoot } from "./binaries.js";
+import { freePort } from "./free-port.js";
+import { ManagedProcess } from "./managed-process.js";
+import { startLocalPostgres } from "./postgresql.js";
+import { mongoAnswersQueries } from "./probes.js";
+import type { RunningService } from "./running-service.js";
+import { localService, withFreshPorts } from "./service.js";
+
+// FerretDB (PostgreSQL handler) in front of a throwaway PostgreSQL cluster: a
+// durable MongoDB-wire server. Each of the two processes can be killed and
+// restarted on its own (parts.postgresql, parts.ferretdb), on the same port and data.
+
+const DATABASE = "ferretdb";
+
+/** FerretDB on PostgreSQL, or undefined when FerretDB or PostgreSQL is not installed. */
+export async function startFerretdbOnPostgres(): Promise<RunningService | undefined> {
+  const ferretdb = findFerretdb();
+  const binDir = findPostgresBinDir();
+  if (!ferretdb || !binDir) return undefined;
+  const version = await ferretdbVersion(ferretdb);
+  return withFreshPorts(async () => {
+    const tempDir = await mkdtemp(join(tmpdir(), "saga-test-ferretdb-pg-"));
+    const started: ManagedProcess[] = [];
+    try {
+      const postgres = await startLocalPostgres(binDir, tempDir, DATABASE);
+      started.push(postgres.process);
+      const stateDir = join(tempDir, "ferretdb-state");
+      await mkdir(stateDir);
+      const [port, debugPort] = [await freePort(), await freePort()];
+      const uri = `mongodb://127.0.0.1:${port}/`;
+      // biome-ignore format: one flag and its value per line
+      const args = [
+        "--handler=postgresql", `--postgresql-url=${postgres.url}`,
+        `--listen-addr=127.0.0.1:${port}`, `--debug-addr=127.0.0.1:${debugPort}`,
+        "--telemetry=disable", `--state-dir=${stateDir}`, "--log-level=warn",
+      ];
+      const front = new ManagedProcess({
+        name: "ferretdb",
+        command: ferretdb,
+        args,
+        ready: () => mongoAnswersQueries(uri),
+      });
+      await front.start();
+      started.push(front);
+      const where = ferretdb.startsWith(repoRoot) ? relative(repoRoot, ferretdb) : ferretdb;
+      return localService(
+        {
+          url: uri,
+          kind: "ferretdb-postgresql",
+          description: `FerretDB ${version} on ${postgres.version} (local ${where}) on 127.0.0.1:${port}`,
+          durable: true,
+        },
+        started,
+        { tempDir, parts: { postgresql: postgres.process, ferretdb: front } },
+      );
+    } catch (error) {
+      for (const p of started.reverse()) await p.stop();
+      await rm(tempDir, { recursive: true, force: true });
+      throw error;
+    }
+  });
+}
+
+/** "v1.24.2", from the first line of `ferretdb --version` ("version: v1.24.2"). */
+async function ferretdbVersion(ferretdb: string): Promise<string> {
+  const { stdout } = await promisify(execFile)(ferretdb, ["--version"]);
+  return stdout.match(/^version:\s*(\S+)/m)?.[1] ?? "(unknown version)";
+}
