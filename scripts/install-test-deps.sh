@@ -4,8 +4,9 @@
 #   - etcd: Debian package `etcd-server`, installed with apt-get when `etcd` is missing;
 #   - a durable MongoDB-wire server: FerretDB v1.24.2 on PostgreSQL 15. PostgreSQL
 #     comes from Debian (`postgresql`); FerretDB is built from its Go module into
-#     .test-services/bin/ferretdb (git-ignored). Skipped when `mongod` is on PATH
-#     (the tests then use it). Only when PostgreSQL cannot be installed, the
+#     .test-services/bin/ferretdb (git-ignored). A `mongod` on PATH is preferred by
+#     the tests but the store-restart test and the chaos suite use FerretDB on
+#     PostgreSQL, so it is provisioned anyway. Only when PostgreSQL cannot be installed, the
 #     fallback scripts/mongo-java-server/target/mongo-java-server.jar (in memory,
 #     not durable) is built with Maven instead;
 #   - the toolchains of the Python and Go example participants (python3 with venv,
@@ -79,12 +80,19 @@ postgres_bindir() {
   command -v initdb >/dev/null 2>&1 && command -v postgres >/dev/null 2>&1 && dirname "$(command -v initdb)"
 }
 
+# Our patches to FerretDB (see each file's header); their checksum is kept next to the binary.
+ferretdb_patches=(scripts/ferretdb/*.patch)
+patches_sum() { cat "${ferretdb_patches[@]}" | sha256sum | cut -d' ' -f1; }
+
 ferretdb_is_current() {
-  [ -x "$ferretdb" ] && "$ferretdb" --version 2>/dev/null | grep -qx "version: $FERRETDB_VERSION"
+  [ -x "$ferretdb" ] && "$ferretdb" --version 2>/dev/null | grep -qx "version: $FERRETDB_VERSION" \
+    && [ "$(cat "$ferretdb.patches" 2>/dev/null)" = "$(patches_sum)" ]
 }
 
 # The module proxy serves FerretDB's source but its zip lacks build/version/version.txt
-# (`go install` gives a binary that panics at start), so: download, add the file, build.
+# (`go install` gives a binary that panics at start), so: download, add the file,
+# apply scripts/ferretdb/*.patch (FerretDB 1.x lets two concurrent conditional
+# updates of one document both apply; the patch makes them atomic as in MongoDB), build.
 build_ferretdb() {
   local module dir src log
   module="github.com/FerretDB/FerretDB@$FERRETDB_VERSION"
@@ -96,12 +104,20 @@ build_ferretdb() {
     say "mongo: go mod download $module failed (output above)" >&2
     return 1
   fi
-  src=.test-services/src/ferretdb-$FERRETDB_VERSION
-  rm -rf "$src"
-  mkdir -p "$(dirname "$src")" "$(dirname "$ferretdb")"
+  # Outside this repository, so that `git apply` patches plain files.
+  src=$(mktemp -d)/ferretdb-$FERRETDB_VERSION
+  mkdir -p "$(dirname "$ferretdb")"
   cp -R "$dir" "$src"
   chmod -R u+w "$src"
   echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
+  local patch
+  for patch in "${ferretdb_patches[@]}"; do
+    if ! (cd "$src" && git apply -p1 "$OLDPWD/$patch") 2>"$log"; then
+      cat "$log" >&2
+      say "mongo: could not apply $patch to FerretDB $FERRETDB_VERSION" >&2
+      return 1
+    fi
+  done
   if ! (cd "$src" && go build -o "$OLDPWD/$ferretdb.tmp" ./cmd/ferretdb) >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log" "$ferretdb.tmp"
@@ -109,8 +125,9 @@ build_ferretdb() {
     return 1
   fi
   rm -f "$log"
-  rm -rf "$src"
+  rm -rf "$(dirname "$src")"
   mv "$ferretdb.tmp" "$ferretdb"
+  patches_sum >"$ferretdb.patches"
   ferretdb_is_current || { say "mongo: $ferretdb --version does not say $FERRETDB_VERSION" >&2; return 1; }
   say "mongo: built $ferretdb"
 }
@@ -145,28 +162,27 @@ build_mongo_java_server() {
 }
 
 if command -v mongod >/dev/null 2>&1; then
-  say "mongo: mongod present ($(command -v mongod)); the tests use it, skipping FerretDB/PostgreSQL"
-else
-  pg_bin=$(postgres_bindir || true)
-  if [ -z "$pg_bin" ]; then
-    say "postgresql: missing, installing Debian package postgresql..."
-    if apt_install postgresql; then
-      pg_bin=$(postgres_bindir || true)
-    fi
+  say "mongo: mongod present ($(command -v mongod)); the tests use it, the store-restart test and chaos suite FerretDB"
+fi
+pg_bin=$(postgres_bindir || true)
+if [ -z "$pg_bin" ]; then
+  say "postgresql: missing, installing Debian package postgresql..."
+  if apt_install postgresql; then
+    pg_bin=$(postgres_bindir || true)
   fi
-  if [ -n "$pg_bin" ]; then
-    say "postgresql: present ($pg_bin)"
-    if ferretdb_is_current; then
-      say "mongo: FerretDB $FERRETDB_VERSION present ($ferretdb)"
-    elif ! command -v go >/dev/null 2>&1; then
-      say "mongo: Go is needed to build FerretDB (see the toolchain step above)" >&2
-      exit 1
-    else
-      build_ferretdb
-    fi
+fi
+if [ -n "$pg_bin" ]; then
+  say "postgresql: present ($pg_bin)"
+  if ferretdb_is_current; then
+    say "mongo: FerretDB $FERRETDB_VERSION present ($ferretdb)"
+  elif ! command -v go >/dev/null 2>&1; then
+    say "mongo: Go is needed to build FerretDB (see the toolchain step above)" >&2
+    exit 1
   else
-    say "postgresql: could not be installed; falling back to mongo-java-server (in memory, NOT durable;" >&2
-    say "  the store-restart test needs FerretDB/PostgreSQL or mongod). As root: apt-get install postgresql" >&2
-    build_mongo_java_server
+    build_ferretdb
   fi
+else
+  say "postgresql: could not be installed; falling back to mongo-java-server (in memory, NOT durable;" >&2
+  say "  the store-restart test needs FerretDB on PostgreSQL). As root: apt-get install postgresql" >&2
+  build_mongo_java_server
 fi

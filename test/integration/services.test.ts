@@ -3,10 +3,18 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Etcd3 } from "etcd3";
 import { MongoClient, MongoServerError } from "mongodb";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import {
+  etcdIsHealthy,
+  type RunningService,
+  startLocalEtcd,
+  startLocalMongo,
+} from "../services/src/index.js";
 
 // Proves that global setup handed us REAL services, with the behaviour the
 // coordinator relies on: etcd leases and elections; MongoDB conditional updates
-// and unique indexes.
+// and unique indexes. Then that the test services module (test/services) can
+// kill and restart the servers it starts, on the same ports and data, as the
+// store-restart test and the chaos suite need.
 
 const run = randomUUID().slice(0, 8);
 
@@ -105,5 +113,64 @@ describe("MongoDB", () => {
     expect(duplicate).toBeInstanceOf(MongoServerError);
     expect((duplicate as MongoServerError).code).toBe(11000);
     expect(await keys.countDocuments({ key: "k1" })).toBe(1);
+  });
+});
+
+describe("test services module", () => {
+  const started: RunningService[] = [];
+  afterAll(async () => {
+    for (const service of started) await service.stop();
+  });
+
+  it("kills etcd and starts it again on the same port with its data", async () => {
+    const etcd = await startLocalEtcd();
+    expect(etcd, "etcd must be on PATH (bash scripts/install-test-deps.sh)").toBeDefined();
+    if (!etcd) return;
+    started.push(etcd);
+    const client = new Etcd3({ hosts: etcd.url });
+    try {
+      await client.put("survives").value("restart");
+      await etcd.kill();
+      expect(etcd.running).toBe(false);
+      await expect(etcdIsHealthy(etcd.url)).rejects.toThrow();
+      await etcd.start();
+      expect(etcd.running).toBe(true);
+      expect(await client.get("survives").string()).toBe("restart");
+    } finally {
+      client.close();
+    }
+  });
+
+  it("kills the MongoDB-wire server, and each of its processes, and starts them again on the same port", async () => {
+    const mongo = await startLocalMongo();
+    expect(
+      mongo,
+      "a local MongoDB-wire server must be installed (bash scripts/install-test-deps.sh)",
+    ).toBeDefined();
+    if (!mongo) return;
+    started.push(mongo);
+    console.log(`[services.test] restarting ${mongo.description}`);
+    const readBack = async () => {
+      const client = new MongoClient(mongo.url, { serverSelectionTimeoutMS: 20_000 });
+      try {
+        return await client.db("restart").collection<{ _id: string }>("docs").findOne({ _id: "kept" });
+      } finally {
+        await client.close();
+      }
+    };
+    const client = new MongoClient(mongo.url);
+    await client.db("restart").collection<{ _id: string }>("docs").insertOne({ _id: "kept" });
+    await client.close();
+
+    const processes = [mongo, ...Object.values(mongo.parts)];
+    expect(processes.length).toBe(mongo.kind === "ferretdb-postgresql" ? 3 : 1);
+    for (const service of processes) {
+      const pid = service.pid;
+      await service.restart();
+      expect(service.running).toBe(true);
+      expect(service.pid).not.toBe(pid);
+      // A durable server keeps its data; the in-memory fallback loses it.
+      expect(await readBack()).toEqual(mongo.durable ? { _id: "kept" } : null);
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -66,8 +67,12 @@ export async function startFerretdbOnPostgres(): Promise<RunningService | undefi
   });
 }
 
-/** "v1.24.2", from the first line of `ferretdb --version` ("version: v1.24.2"). */
+/**
+ * "v1.24.2", from the first line of `ferretdb --version` ("version: v1.24.2"),
+ * plus a note when scripts/install-test-deps.sh built it with our patches.
+ */
 async function ferretdbVersion(ferretdb: string): Promise<string> {
   const { stdout } = await promisify(execFile)(ferretdb, ["--version"]);
-  return stdout.match(/^version:\s*(\S+)/m)?.[1] ?? "(unknown version)";
+  const version = stdout.match(/^version:\s*(\S+)/m)?.[1] ?? "(unknown version)";
+  return existsSync(`${ferretdb}.patches`) ? `${version} + scripts/ferretdb patches` : version;
 }
