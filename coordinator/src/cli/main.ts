@@ -105,6 +105,14 @@ function commonOptions(cmd: Command): Command {
     )
     .addOption(
       new Option(
+        "--store-unavailable-ms <ms>",
+        "cluster: a node whose store has not answered for this long gives its partitions up until it does",
+      )
+        .env("SAGA_STORE_UNAVAILABLE_MS")
+        .default("10000"),
+    )
+    .addOption(
+      new Option(
         "--store-flush-delay-ms <ms>",
         "group commit: how long a write waits for others before a flush when none is in flight (0 = end of the event-loop turn)",
       )

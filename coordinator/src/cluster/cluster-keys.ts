@@ -8,8 +8,19 @@ export class ClusterKeys {
   member(nodeId: string): string {
     return `${this.members}${nodeId}`;
   }
+  /** The election's name (etcd3's Election API reads the same keys). */
   get election(): string {
     return `${this.prefix}/election`;
+  }
+  /**
+   * Leader candidates, laid out like etcd's election recipe: one key per node
+   * lease, value = node id; the lowest create revision leads.
+   */
+  get candidates(): string {
+    return `election/${this.election}/`;
+  }
+  candidate(leaseId: string): string {
+    return `${this.candidates}${leaseId}`;
   }
   get assignment(): string {
     return `${this.prefix}/assignment`;
@@ -30,8 +41,16 @@ export interface MemberInfo {
   address: string;
 }
 
+/** The election key a leader wrote with: its key and create revision. */
+export interface LeaderStamp {
+  key: string;
+  revision: number;
+}
+
 export interface Assignment {
   epoch: number;
   /** Node id per partition; "" = unassigned. */
   owners: string[];
+  /** Who wrote it; readers trust it only while that candidate key still leads the election. */
+  leader: LeaderStamp | null;
 }

@@ -2,13 +2,11 @@ import { status } from "@grpc/grpc-js";
 import type { ClusterStatusSource } from "../api/admin-service.js";
 import { StatusError } from "../api/grpc-errors.js";
 import type { ClusterView } from "./cluster-view.js";
-import type { LeaderAssigner } from "./leader-assigner.js";
 
 /** AdminService.GetClusterStatus from etcd: re-read on every call so it matches what etcd holds. */
 export function etcdClusterStatus(
   nodeId: string,
   view: ClusterView,
-  assigner: LeaderAssigner,
   partitionCount: number,
 ): ClusterStatusSource {
   return {
@@ -26,7 +24,7 @@ export function etcdClusterStatus(
       for (const owner of view.owners.values()) owned.set(owner.nodeId, (owned.get(owner.nodeId) ?? 0) + 1);
       return {
         nodeId,
-        leaderNodeId: await assigner.leaderId().catch(() => ""),
+        leaderNodeId: view.leader?.nodeId ?? "",
         members: [...view.members.values()]
           .sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1))
           .map((m) => ({ nodeId: m.nodeId, address: m.address, ownedPartitions: owned.get(m.nodeId) ?? 0 })),

@@ -3,6 +3,10 @@ import type { Logger } from "pino";
 import type { PartitionOwnership } from "../driver/partition-ownership.js";
 import type { ClusterKeys } from "./cluster-keys.js";
 import type { ClusterView } from "./cluster-view.js";
+import { createKeyUnderLease } from "./create-key.js";
+import type { LeaseState } from "./node-membership.js";
+import { type PartitionAction, reconcilePartitions } from "./reconcile-partitions.js";
+import { clusterRetryDelayMs } from "./retry-delay.js";
 
 /** What taking and giving up a partition means to the rest of the node. */
 export interface PartitionHooks {
@@ -16,36 +20,55 @@ export interface PartitionHooks {
   forget(partition: number): void;
 }
 
+/** How often decisions are re-made without an event (cool-downs ending, a lease clock running out). */
+const TICK_MS = 250;
+
 /**
  * Holds the partitions the leader assigned to this node, each through a
- * lease-bound ownership key created with a compare-and-swap. The key's
- * create revision is the fencing token. Reconciles whenever the view changes.
+ * lease-bound ownership key created with a compare-and-swap; the key's create
+ * revision is the fencing token. The decisions are reconcilePartitions' (a
+ * pure function); this class only gathers its input and carries out its
+ * actions, one operation per partition at a time, retrying failed ones with
+ * backoff. Nothing is recorded as owned until the store carries the fence AND
+ * etcd confirms, after that write, that the key is still ours under a live lease.
  */
 export class PartitionOwner implements PartitionOwnership {
+  /** Partitions driven: their fence, and the lease the key was confirmed under. */
   private readonly fences = new Map<number, number>();
+  private readonly fenceLeases = new Map<number, string>();
   private readonly draining = new Set<number>();
+  private readonly busy = new Set<number>();
+  private readonly failures = new Map<number, { count: number; until: number }>();
+  private readonly operations = new Set<Promise<void>>();
   private accepting = true;
-  private running = false;
-  private again = false;
+  private storeHealthy = true;
+  private stopped = false;
+  private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
-  private unsubscribe: (() => void) | null = null;
+  private readonly unsubscribe: (() => void)[] = [];
 
   constructor(
     private readonly client: Etcd3,
     private readonly keys: ClusterKeys,
     private readonly view: ClusterView,
     private readonly nodeId: string,
-    private readonly leaseId: () => string,
+    private readonly partitionCount: number,
+    private readonly lease: () => LeaseState,
     private readonly hooks: PartitionHooks,
     private readonly logger: Logger,
   ) {}
 
+  /** Only under the live lease the key was confirmed under: a paused node writes nothing when it wakes. */
   fenceFor(partition: number): number | null {
+    const lease = this.lease();
+    if (!lease.alive || this.fenceLeases.get(partition) !== lease.id) return null;
     return this.fences.get(partition) ?? null;
   }
 
   owned(): ReadonlySet<number> {
-    return new Set(this.fences.keys());
+    const lease = this.lease();
+    if (!lease.alive) return new Set();
+    return new Set([...this.fences.keys()].filter((p) => this.fenceLeases.get(p) === lease.id));
   }
 
   isDraining(partition: number): boolean {
@@ -53,107 +76,225 @@ export class PartitionOwner implements PartitionOwnership {
   }
 
   lost(partition: number): void {
-    if (!this.fences.delete(partition)) return;
-    this.hooks.forget(partition);
+    if (!this.drop(partition)) return;
+    this.fail(partition);
     this.logger.warn({ partition }, "a newer owner wrote to the partition: stepped down from it");
-    this.reconcile();
   }
 
-  /** The lease is gone: every ownership key with it. */
-  dropAll(): void {
-    for (const partition of this.fences.keys()) this.hooks.forget(partition);
-    this.fences.clear();
-    this.draining.clear();
-  }
-
-  start(): void {
-    this.unsubscribe = this.view.onChange(() => this.reconcile());
-    // A safety net for missed events (e.g. a key held by another node that expired).
-    this.timer = setInterval(() => this.reconcile(), 1000);
+  start(subscribe: ((listener: () => void) => () => void)[]): void {
+    for (const on of subscribe) this.unsubscribe.push(on(() => this.schedule()));
+    this.timer = setInterval(() => this.reconcile(), TICK_MS);
     this.timer.unref();
     this.reconcile();
   }
 
-  /** Gives every partition up (drained, keys deleted) and takes no new ones. */
-  async releaseAll(timeoutMs: number): Promise<void> {
+  /** The store watchdog's verdict: an unreachable store means giving every partition back. */
+  setStoreHealthy(healthy: boolean): void {
+    this.storeHealthy = healthy;
+    this.schedule();
+  }
+
+  /**
+   * Gives every partition up (drained, keys deleted) and takes no new ones;
+   * resolves when all are gone or at `deadline` (epoch ms), whichever is first.
+   */
+  async releaseAll(deadline: number): Promise<void> {
     this.accepting = false;
     this.reconcile();
-    const until = Date.now() + timeoutMs;
-    while ((this.fences.size > 0 || this.running) && Date.now() < until)
+    while (Date.now() < deadline && !this.stopped && !this.allReleased())
       await new Promise((r) => setTimeout(r, 20));
-    this.unsubscribe?.();
+  }
+
+  /** Stops deciding; operations under way make no further etcd or store call. */
+  stop(): void {
+    this.stopped = true;
+    for (const off of this.unsubscribe.splice(0)) off();
     if (this.timer) clearInterval(this.timer);
   }
 
-  private desired(): Set<number> {
-    const wanted = new Set<number>();
-    if (!this.accepting || this.leaseId() === "") return wanted;
-    this.view.assignment.owners.forEach((owner, partition) => {
-      if (owner === this.nodeId) wanted.add(partition);
+  /** Settles when every operation started so far has ended (for tests and orderly shutdown). */
+  async idle(): Promise<void> {
+    while (this.operations.size > 0) await Promise.allSettled([...this.operations]);
+  }
+
+  private allReleased(): boolean {
+    if (this.fences.size > 0 || this.busy.size > 0) return false;
+    const lease = this.lease().id;
+    for (const key of this.view.owners.values())
+      if (key.nodeId === this.nodeId && key.lease === lease) return false;
+    return true;
+  }
+
+  /** Coalesces bursts of events (a watch delivers many at once) into one decision round. */
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.reconcile();
     });
-    return wanted;
   }
 
   reconcile(): void {
-    if (this.running) {
-      this.again = true;
-      return;
+    if (this.stopped) return;
+    const now = Date.now();
+    const coolingDown = new Set<number>();
+    for (const [partition, f] of this.failures) if (f.until > now) coolingDown.add(partition);
+    const actions = reconcilePartitions({
+      nodeId: this.nodeId,
+      partitionCount: this.partitionCount,
+      lease: this.lease(),
+      accepting: this.accepting,
+      storeHealthy: this.storeHealthy,
+      members: new Set(this.view.members.keys()),
+      assignment: { owners: this.view.assignment.owners, trusted: this.view.assignmentTrusted },
+      keys: this.view.owners,
+      fences: this.fences,
+      busy: this.busy,
+      coolingDown,
+    });
+    const dropped = new Map<string, number[]>();
+    for (const action of actions) {
+      if (action.type !== "drop") this.execute(action);
+      else if (this.drop(action.partition))
+        dropped.set(action.reason, [...(dropped.get(action.reason) ?? []), action.partition]);
     }
-    this.running = true;
-    void (async () => {
-      do {
-        this.again = false;
-        const wanted = this.desired();
-        const releases = [...this.fences.keys()].filter((p) => !wanted.has(p) && !this.draining.has(p));
-        const acquires = [...wanted].filter((p) => !this.fences.has(p) && !this.view.owners.has(p));
-        await Promise.all([...releases.map((p) => this.release(p)), ...acquires.map((p) => this.acquire(p))]);
-      } while (this.again);
-    })()
-      .catch((err) => this.logger.warn({ err }, "partition reconcile failed; will retry"))
+    for (const [reason, partitions] of dropped)
+      this.logger.warn({ partitions, reason }, "stopped driving partitions");
+  }
+
+  private execute(action: Exclude<PartitionAction, { type: "drop" }>): void {
+    const { partition } = action;
+    this.busy.add(partition);
+    const operation: Promise<void> = this.run(action)
+      .then(
+        () => void this.failures.delete(partition),
+        (err: unknown) => {
+          if (this.stopped) return;
+          const delay = this.fail(partition);
+          this.logger.warn(
+            { err, partition, action: action.type, retryInMs: delay },
+            "partition operation failed",
+          );
+        },
+      )
       .finally(() => {
-        this.running = false;
+        this.busy.delete(partition);
+        this.operations.delete(operation);
+        this.schedule();
       });
+    this.operations.add(operation);
+  }
+
+  private run(action: Exclude<PartitionAction, { type: "drop" }>): Promise<void> {
+    switch (action.type) {
+      case "acquire":
+        return this.acquire(action.partition);
+      case "adopt":
+        return this.take(action.partition, action.fence, this.lease().id);
+      case "release":
+        return this.release(action.partition, action.fence, action.drain);
+      case "delete":
+        return this.deleteKey(action.partition, action.fence);
+    }
+  }
+
+  private drop(partition: number): boolean {
+    this.fenceLeases.delete(partition);
+    if (!this.fences.delete(partition)) return false;
+    this.draining.delete(partition);
+    this.hooks.forget(partition);
+    return true;
+  }
+
+  /** Cool-down before the partition's next operation; returns its length. */
+  private fail(partition: number): number {
+    const count = (this.failures.get(partition)?.count ?? 0) + 1;
+    const delay = clusterRetryDelayMs(count);
+    this.failures.set(partition, { count, until: Date.now() + delay });
+    return delay;
   }
 
   private async acquire(partition: number): Promise<void> {
+    const lease = this.lease();
+    if (this.stopped || !lease.alive) return;
     const key = this.keys.owner(partition);
-    const leaseId = this.leaseId();
-    const result = await this.client
-      .if(key, "Create", "==", 0)
-      .then(this.client.put(key).value(this.nodeId).lease(leaseId))
-      .commit();
-    if (!result.succeeded) return;
-    const fence = Number(result.header.revision);
+    const fence = await createKeyUnderLease(this.client, this.view, key, this.nodeId, lease.id);
+    // null: someone holds it (the view knows who now).
+    if (fence !== null) await this.take(partition, fence, lease.id);
+  }
+
+  /** Stamp the fence in the store, make sure the key is still ours, then drive the partition. */
+  private async take(partition: number, fence: number, leaseId: string): Promise<void> {
+    if (this.stopped) return;
+    // On failure the key stays ours: reconcile adopts it again after a cool-down, or deletes it if unwanted.
+    await this.hooks.claim(partition, fence);
+    if (this.stopped) return;
+    // The store write may have taken longer than the TTL (a pause, a slow database): check before driving.
+    const doubt = await this.doubt(partition, fence, leaseId);
+    if (doubt) throw new Error(`not taking partition ${partition} (fence ${fence}): ${doubt}`);
+    this.fences.set(partition, fence);
+    this.fenceLeases.set(partition, leaseId);
+    this.logger.info({ partition, fence }, "took partition");
     try {
-      await this.hooks.claim(partition, fence);
+      await this.hooks.recover(partition);
     } catch (err) {
       this.logger.warn(
         { err, partition },
-        "could not stamp the partition's fence in the store; giving it back",
+        "recovering the partition's sagas failed; their timers will retry",
       );
-      await this.deleteKey(partition);
-      return;
     }
-    this.fences.set(partition, fence);
-    this.logger.info({ partition, fence }, "took partition");
-    await this.hooks.recover(partition);
+    // Recovery may have taken longer than the TTL too.
+    const lease = this.lease();
+    if (
+      this.fences.get(partition) === fence &&
+      (!lease.alive || lease.id !== leaseId) &&
+      this.drop(partition)
+    )
+      this.logger.warn({ partition }, "stopped driving partition: the lease changed while recovering it");
   }
 
-  private async release(partition: number): Promise<void> {
+  /** Why the key may no longer be ours under `leaseId`, or null when etcd confirms it is. */
+  private async doubt(partition: number, fence: number, leaseId: string): Promise<string | null> {
+    const before = this.lease();
+    if (!before.alive || before.id !== leaseId) return "the lease is not known to be alive";
+    const key = this.keys.owner(partition);
+    const read = await this.client.get(key).exec();
+    const kv = read.kvs[0];
+    this.view.noteRead(key, kv, Number(read.header.revision));
+    if (!kv || Number(kv.create_revision) !== fence || String(kv.lease) !== leaseId)
+      return "the ownership key is gone or was replaced";
+    const after = this.lease();
+    if (!after.alive || after.id !== leaseId) return "the lease is not known to be alive";
+    return null;
+  }
+
+  private async release(partition: number, fence: number, drain: boolean): Promise<void> {
     this.draining.add(partition);
     try {
-      await this.hooks.drain(partition);
+      if (drain) await this.hooks.drain(partition);
     } finally {
-      this.fences.delete(partition);
+      if (this.fences.get(partition) === fence) this.drop(partition);
       this.draining.delete(partition);
-      this.hooks.forget(partition);
     }
-    await this.deleteKey(partition);
-    this.logger.info({ partition }, "handed partition over");
+    await this.deleteKey(partition, fence);
+    this.logger.info({ partition, drained: drain }, "handed partition over");
   }
 
-  private async deleteKey(partition: number): Promise<void> {
+  /** Deletes this incarnation of the key (its create revision is the fence); a failure is retried by reconcile. */
+  private async deleteKey(partition: number, fence: number): Promise<void> {
+    if (this.stopped) return;
     const key = this.keys.owner(partition);
-    await this.client.if(key, "Value", "==", this.nodeId).then(this.client.delete().key(key)).commit();
+    const result = await this.client
+      .if(key, "Create", "==", fence)
+      .then(this.client.delete().key(key))
+      .else(this.client.get(key))
+      .commit();
+    const revision = Number(result.header.revision);
+    if (result.succeeded) {
+      this.view.noteDeleted(key, revision);
+      return;
+    }
+    this.view.noteRead(key, result.responses[0]?.response_range?.kvs[0], revision);
   }
 }

@@ -1,4 +1,4 @@
-import { Etcd3 } from "etcd3";
+import { Etcd3, type IOptions } from "etcd3";
 import { MongoClient } from "mongodb";
 import type { Logger } from "pino";
 import { adminService, type ClusterStatusSource } from "../api/admin-service.js";
@@ -12,6 +12,8 @@ import { LeaderAssigner } from "../cluster/leader-assigner.js";
 import { NodeMembership } from "../cluster/node-membership.js";
 import { partitionOf } from "../cluster/partition-of.js";
 import { PartitionOwner } from "../cluster/partition-owner.js";
+import { clusterRetryDelayMs } from "../cluster/retry-delay.js";
+import { StoreWatchdog } from "../cluster/store-watchdog.js";
 import type { CoordinatorConfig } from "../config/coordinator-config.js";
 import { type PartitionOwnership, SoleOwnership } from "../driver/partition-ownership.js";
 import { SagaDriver } from "../driver/saga-driver.js";
@@ -23,6 +25,7 @@ import { DEFAULT_GROUP_COMMIT, MongoSagaStore } from "../store/mongo-saga-store.
 import type { SagaStore } from "../store/saga-store.js";
 import { GrpcParticipantTransport } from "../transport/grpc-participant-transport.js";
 import { setServing, shutdownServer, startGrpcServer } from "./grpc-server.js";
+import { mongoClientOptions } from "./mongo-client-options.js";
 
 export interface CoordinatorNode {
   /** host:port the node listens on (with the real port when 0 was asked for). */
@@ -41,7 +44,7 @@ async function openStore(
   if (config.mode === "dev" && !uri) return new MemorySagaStore(config["retain-finished"]);
   if (!uri) throw new Error("--mongodb-uri is required");
   // Command monitoring counts every round trip to the database (saga_store_round_trips_total).
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, monitorCommands: true });
+  const client = new MongoClient(uri, { ...mongoClientOptions(uri), monitorCommands: true });
   client.on("commandStarted", (event) => metrics.storeRoundTrips.inc({ operation: event.commandName }));
   await client.connect();
   logger.info({ database: config["mongodb-database"] }, "connected to MongoDB");
@@ -59,8 +62,8 @@ interface Topology {
   status: ClusterStatusSource;
   /** After the server is up and the driver runs. */
   start(driver: SagaDriver): Promise<void>;
-  /** Before the driver stops: hand partitions over. */
-  stop(): Promise<void>;
+  /** Before the driver stops: hand partitions over, by `deadline` (epoch ms) at the latest. */
+  stop(deadline: number): Promise<void>;
 }
 
 function soleTopology(config: CoordinatorConfig, address: () => string): Topology {
@@ -94,6 +97,59 @@ function soleTopology(config: CoordinatorConfig, address: () => string): Topolog
   };
 }
 
+/** Waits for `work` until `deadline` (epoch ms), at least `minMs`; says so in the log when it gives up. */
+async function until(work: Promise<unknown>, deadline: number, what: string, logger: Logger, minMs = 0) {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), Math.max(minMs, deadline - Date.now()));
+  });
+  const outcome = await Promise.race([
+    work.then(
+      () => "done" as const,
+      (err: unknown) => {
+        logger.warn({ err }, `${what} failed`);
+        return "failed" as const;
+      },
+    ),
+    late,
+  ]);
+  clearTimeout(timer);
+  if (outcome === "late") logger.warn(`${what} did not finish within the drain timeout; going on without it`);
+}
+
+/** Retries `attempt` with capped backoff until it succeeds (etcd may be away when a node starts). */
+async function retrying(attempt: () => Promise<void>, what: string, logger: Logger): Promise<void> {
+  for (let failures = 1; ; failures++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      logger.warn({ err }, `${what} failed; retrying`);
+      await new Promise((r) => setTimeout(r, clusterRetryDelayMs(failures)));
+    }
+  }
+}
+
+type WatchBackoff = NonNullable<NonNullable<IOptions["faultHandling"]>["watchBackoff"]>;
+
+/** Watch reconnects with the cluster's capped backoff (the library's default grows to 30 s). */
+function watchBackoff(failures = 1): WatchBackoff {
+  return { duration: clusterRetryDelayMs(failures), next: () => watchBackoff(failures + 1) };
+}
+
+/**
+ * The etcd client: every unary call has a deadline (a stalled etcd must not
+ * hang a node), and watches reconnect within 2 s of etcd coming back.
+ */
+function etcdClient(hosts: string[], leaseTtlSeconds: number): Etcd3 {
+  const callTimeoutMs = Math.min(5000, Math.max(2000, leaseTtlSeconds * 1000));
+  return new Etcd3({
+    hosts,
+    dialTimeout: 5000,
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+    faultHandling: { watchBackoff: watchBackoff() },
+  });
+}
+
 function etcdTopology(
   config: CoordinatorConfig,
   store: SagaStore,
@@ -102,26 +158,26 @@ function etcdTopology(
 ): Topology {
   const nodeId = config["node-id"];
   const advertise = config.advertise ?? config.listen;
-  const client = new Etcd3({ hosts, dialTimeout: 5000 });
+  const client = etcdClient(hosts, config["lease-ttl-seconds"]);
   const keys = new ClusterKeys(config["etcd-prefix"]);
   const view = new ClusterView(client, keys, logger);
   let driverRef: SagaDriver | null = null;
   const driver = () => driverRef as SagaDriver;
-  let owner: PartitionOwner | null = null;
   const membership = new NodeMembership(
     client,
     keys,
     { nodeId, address: advertise },
     config["lease-ttl-seconds"],
     logger,
-    () => owner?.dropAll(),
   );
-  owner = new PartitionOwner(
+  const lease = () => membership.state();
+  const owner = new PartitionOwner(
     client,
     keys,
     view,
     nodeId,
-    () => membership.currentLeaseId,
+    config.partitions,
+    lease,
     {
       claim: (p, fence) => store.claimPartition(p, fence),
       recover: async (p) => void (await driver().recover(new Set([p]))),
@@ -130,35 +186,42 @@ function etcdTopology(
     },
     logger,
   );
-  const assigner = new LeaderAssigner(
-    client,
-    keys,
-    view,
-    nodeId,
-    config.partitions,
-    config["lease-ttl-seconds"],
+  const assigner = new LeaderAssigner(client, keys, view, nodeId, config.partitions, lease, logger);
+  const watchdog = new StoreWatchdog(
+    () => store.ping(),
+    { unavailableAfterMs: config["store-unavailable-ms"] },
     logger,
   );
   const router = new ClusterRouter(owner, view, advertise, (id) => partitionOf(id, config.partitions), 3000);
-  const partitionOwner = owner;
+  const changes = [(l: () => void) => view.onChange(l), (l: () => void) => membership.onChange(l)];
   return {
-    ownership: partitionOwner,
+    ownership: owner,
     router,
-    status: etcdClusterStatus(nodeId, view, assigner, config.partitions),
+    status: etcdClusterStatus(nodeId, view, config.partitions),
     async start(d) {
       driverRef = d;
-      await view.start();
+      await retrying(() => view.start(), "reading the cluster state from etcd", logger);
       await membership.join();
-      partitionOwner.start();
-      assigner.start();
+      watchdog.onChange((healthy) => {
+        owner.setStoreHealthy(healthy);
+        membership.setPresent(healthy);
+      });
+      watchdog.start();
+      owner.start(changes);
+      assigner.start(changes);
     },
-    async stop() {
-      // Leave first so the leader reassigns, then drain and release every partition.
-      await assigner.stop();
-      await membership.withdraw().catch((err) => logger.warn({ err }, "could not withdraw the member key"));
-      await partitionOwner.releaseAll(config["drain-timeout-ms"]);
-      await membership.leave();
-      await view.stop();
+    async stop(deadline) {
+      // Resign and leave the member list first so the partitions move at once; then drain and
+      // release them. Every step is bounded by the drain deadline; the etcd client is closed only
+      // once nothing uses it any more (whatever is still pending then is cancelled, and ignored).
+      watchdog.stop();
+      await until(assigner.stop(), deadline, "resigning the leadership", logger);
+      await until(membership.withdraw(), deadline, "withdrawing the member key", logger);
+      await owner.releaseAll(deadline);
+      owner.stop();
+      // Revoking the lease frees every key still held at once; worth a short wait even when late.
+      await until(membership.leave(), deadline, "revoking the lease", logger, 500);
+      await until(view.stop(), deadline, "stopping the cluster watches", logger, 100);
       router.close();
       client.close();
     },
@@ -221,12 +284,14 @@ export async function startCoordinatorNode(
     address: `${host}:${port}`,
     store,
     async stop() {
+      // One deadline for the whole drain: a node asked to stop is gone by --drain-timeout-ms.
+      const deadline = Date.now() + config["drain-timeout-ms"];
       setServing(health, false);
-      await topology.stop();
-      await shutdownServer(server, config["drain-timeout-ms"]);
-      await driver.stop();
+      await topology.stop(deadline);
+      await shutdownServer(server, Math.max(0, deadline - Date.now()));
+      await until(driver.stop(), deadline, "finishing in-flight participant calls", logger);
       transport.close();
-      await store.close();
+      await until(store.close(), deadline, "closing the store", logger, 500);
       metricsServer?.close();
       logger.info("coordinator stopped");
     },
