@@ -4,7 +4,7 @@ import {
   CoordinatorServiceClient,
   type Saga,
   type SagaEvent,
-  type SagaStatus,
+  SagaStatus,
   type StartSagaRequest,
   type WatchSagaResponse,
 } from "@saga-coordinator/proto";
@@ -171,7 +171,10 @@ export class SagaClient {
   /**
    * The saga's events: its history, then live events until it is terminal
    * (the iteration then ends). A stream broken by UNAVAILABLE is reopened
-   * after the last event seen, so no event is lost or repeated.
+   * after the last event seen, so no event is lost or repeated. Leaving the
+   * loop early cancels the stream (an HTTP/2 reset); a server tolerates only
+   * a burst of such resets per connection (see waitFor), so code that stops
+   * watches by the thousand should let them end on their own.
    */
   async *watch(sagaId: string, options: WatchOptions = {}): AsyncGenerator<SagaEvent> {
     let after = options.afterSequence ?? 0;
@@ -207,20 +210,31 @@ export class SagaClient {
     }
   }
 
-  /** Resolves with the saga once it is COMPLETED, COMPENSATED or FAILED. */
+  /**
+   * Resolves with the saga once it is COMPLETED, COMPENSATED or FAILED. It
+   * follows one WatchSaga stream (no polling) and reads the saga once at the end.
+   */
   async waitFor(sagaId: string, options: WaitOptions = {}): Promise<Saga> {
     const timeoutMs = options.timeoutMs ?? 60_000;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     try {
+      let backoff: IBackoff<unknown> | undefined;
       for (;;) {
         for await (const event of this.watch(sagaId, { signal })) {
-          if (isTerminalStatus(event.status)) break;
+          // The server ends the stream itself after COMPLETED or COMPENSATED: read on to
+          // that end. Leaving earlier resets the stream, and a server closes a connection
+          // whose client resets streams faster than ~33/s after a burst of 1000
+          // (HTTP/2 rapid-reset protection), failing every call on it. FAILED may be
+          // resumed, so the server keeps that stream open: only then stop here.
+          if (event.status === SagaStatus.SAGA_STATUS_FAILED) break;
         }
         const saga = await this.get(sagaId, { signal });
         if (isTerminalStatus(saga.status)) return saga;
-        // The stream ended early (e.g. a node handed the saga over): look again shortly.
-        await sleep(200, undefined, { signal });
+        // The stream ended while the saga still runs (a server that ends streams early):
+        // look again after a backoff.
+        backoff = backoff ? backoff.next(undefined) : this.backoff().next();
+        await sleep(backoff.duration, undefined, { signal });
       }
     } catch (err) {
       if (timeout.aborted) {
