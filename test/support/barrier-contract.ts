@@ -2,13 +2,22 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   Barrier,
+  type BarrierContent,
+  type BarrierMatch,
   type BarrierOptions,
+  type BarrierRecord,
   BarrierRefusal,
   type BarrierStore,
   BusinessFailure,
   type CompensateResult,
 } from "@saga-coordinator/participant-sdk";
 import { describe, expect, it } from "vitest";
+import { latch } from "./latch.js";
+
+// Every case orders its events with explicit signals (a handler that says it
+// was entered and waits for a gate, a store that reports what the barrier did
+// with it, a clock the test moves), never with sleeps: on a loaded machine a
+// "long enough" delay is sometimes too short.
 
 /** Counts handler runs per phase. */
 class Runs {
@@ -18,16 +27,97 @@ class Runs {
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString();
 
-/** Repeats a barrier call while it answers "in progress, retry": what the coordinator does. */
+/** Repeats a barrier call while it answers "in progress, retry": what the coordinator does (with a backoff). */
 async function untilDecided<T>(call: () => Promise<T>): Promise<T> {
   for (;;) {
     try {
       return await call();
     } catch (err) {
       if (!(err instanceof BarrierRefusal && err.reason === "in-progress")) throw err;
-      await sleep(5);
+      await sleep(5); // a retry backoff, not an ordering: any delay gives the same outcome
     }
   }
+}
+
+/** What the barrier did with its store: one answered operation. */
+type StoreEvent =
+  | { op: "insert"; record: BarrierRecord; existing: BarrierRecord | null }
+  | { op: "update"; key: string; expected: BarrierMatch; content: BarrierContent; matched: boolean };
+
+/** A store that lets a test wait until the barrier has done something with it (after the store answered). */
+class ObservedStore implements BarrierStore {
+  private readonly waiters: { matches: (e: StoreEvent) => boolean; left: number; open: () => void }[] = [];
+
+  constructor(private readonly inner: BarrierStore) {}
+
+  /** Resolves once `times` operations answered from now on match. Register before causing them. */
+  when(matches: (e: StoreEvent) => boolean, times = 1): Promise<void> {
+    return new Promise((open) => this.waiters.push({ matches, left: times, open }));
+  }
+
+  async insertIfAbsent(record: BarrierRecord): Promise<BarrierRecord | null> {
+    const existing = await this.inner.insertIfAbsent(record);
+    this.notify({ op: "insert", record, existing });
+    return existing;
+  }
+
+  async update(
+    key: string,
+    expected: BarrierMatch,
+    content: BarrierContent,
+    options?: object,
+  ): Promise<boolean> {
+    const matched = await this.inner.update(key, expected, content, options);
+    this.notify({ op: "update", key, expected, content, matched });
+    return matched;
+  }
+
+  delete(key: string, expected: BarrierMatch): Promise<boolean> {
+    return this.inner.delete(key, expected);
+  }
+
+  get(key: string): Promise<BarrierRecord | null> {
+    return this.inner.get(key);
+  }
+
+  private notify(event: StoreEvent): void {
+    for (const w of [...this.waiters]) {
+      if (!w.matches(event) || --w.left > 0) continue;
+      this.waiters.splice(this.waiters.indexOf(w), 1);
+      w.open();
+    }
+  }
+}
+
+/** The barrier found `key` held by a running call (it will wait or refuse with "in progress"). */
+const sawInProgress = (key: string) => (e: StoreEvent) =>
+  e.op === "insert" && e.record.key === key && e.existing?.state === "executing";
+
+/** A clock the test moves forward by hand, on top of real time (the barrier's waits still pass). */
+function movableClock(): { now: () => number; advance(ms: number): void } {
+  let offset = 0;
+  return {
+    now: () => Date.now() + offset,
+    advance(ms: number) {
+      offset += ms;
+    },
+  };
+}
+
+/** A handler that signals when it is entered and then waits until the test opens its gate. */
+function gatedHandler<T>(result: T, onEnter: () => void = () => {}) {
+  const entered = latch();
+  const gate = latch();
+  return {
+    entered: entered.opened,
+    release: () => gate.open(),
+    handler: async (): Promise<T> => {
+      onEnter();
+      entered.open();
+      await gate.opened;
+      return result;
+    },
+  };
 }
 
 /** The error a call must fail with. */
@@ -66,21 +156,22 @@ export function barrierContract(name: string, makeStore: () => Promise<BarrierSt
     });
 
     it("100 concurrent duplicate Executes run the handler exactly once and all get its output", async () => {
-      const store = await makeStore();
+      const store = new ObservedStore(await makeStore());
       // Four barriers on one store stand for four replicas of a participant.
       const replicas = Array.from({ length: 4 }, () => new Barrier(store));
       const k = key();
       const runs = new Runs();
-      const handler = async () => {
-        runs.execute++;
-        await sleep(50);
-        return Buffer.from(`only-${randomUUID()}`);
-      };
-      const outputs = await Promise.all(
+      const running = gatedHandler(Buffer.from(`only-${randomUUID()}`), () => runs.execute++);
+      // The handler runs until the duplicates have found it in progress 99 times.
+      const duplicatesWaiting = store.when(sawInProgress(k), 99);
+      const all = Promise.all(
         Array.from({ length: 100 }, (_, i) =>
-          untilDecided(() => (replicas[i % 4] as Barrier).execute(k, handler)),
+          untilDecided(() => (replicas[i % 4] as Barrier).execute(k, running.handler)),
         ),
       );
+      await duplicatesWaiting;
+      running.release();
+      const outputs = await all;
       expect(runs.execute).toBe(1);
       expect(new Set(outputs.map(text)).size).toBe(1);
       expect(text(outputs[0] as Uint8Array)).toMatch(/^only-/);
@@ -90,36 +181,37 @@ export function barrierContract(name: string, makeStore: () => Promise<BarrierSt
       const b = await barrier({ inProgressWaitMs: 30 });
       const k = key();
       const runs = new Runs();
-      const handler = async () => {
-        runs.execute++;
-        await sleep(300);
-        return Buffer.from("slow");
-      };
-      const first = b.execute(k, handler);
-      await sleep(20);
-      const refusal = await failure(() => b.execute(k, handler));
+      const slow = gatedHandler(Buffer.from("slow"), () => runs.execute++);
+      const first = b.execute(k, slow.handler);
+      await slow.entered;
+      const refusal = await failure(() => b.execute(k, slow.handler));
       expect(refusal).toBeInstanceOf(BarrierRefusal);
       expect((refusal as BarrierRefusal).reason).toBe("in-progress");
+      slow.release();
       expect(text(await first)).toBe("slow");
-      expect(text(await b.execute(k, handler))).toBe("slow");
+      expect(text(await b.execute(k, slow.handler))).toBe("slow");
       expect(runs.execute).toBe(1);
     });
 
     it("a waiting duplicate gives up by the call's deadline", async () => {
-      const b = await barrier({ inProgressWaitMs: 10_000 });
+      const store = new ObservedStore(await makeStore());
+      const clock = movableClock();
+      // Without the deadline it would wait for the running call for ten minutes.
+      const b = new Barrier(store, { inProgressWaitMs: 600_000, clock: clock.now });
       const k = key();
-      const first = b.execute(k, async () => {
-        await sleep(400);
-        return Buffer.from("x");
-      });
-      await sleep(10);
-      const started = Date.now();
-      const refusal = await failure(() =>
-        b.execute(k, async () => Buffer.from("y"), { deadline: Date.now() + 150 }),
+      const running = gatedHandler(Buffer.from("x"));
+      const first = b.execute(k, running.handler);
+      await running.entered;
+      const waiting = store.when(sawInProgress(k));
+      const duplicate = failure(() =>
+        b.execute(k, async () => Buffer.from("y"), { deadline: clock.now() + 150 }),
       );
+      await waiting;
+      clock.advance(200); // past the duplicate's deadline
+      const refusal = await duplicate;
       expect((refusal as BarrierRefusal).reason).toBe("in-progress");
-      expect(Date.now() - started).toBeLessThan(300);
-      await first;
+      running.release();
+      expect(text(await first)).toBe("x");
     });
 
     it("Compensate for a step that never executed records a tombstone without running the handler", async () => {
@@ -173,21 +265,24 @@ export function barrierContract(name: string, makeStore: () => Promise<BarrierSt
     });
 
     it("100 concurrent duplicate Compensates run the handler exactly once", async () => {
-      const store = await makeStore();
+      const store = new ObservedStore(await makeStore());
       const replicas = Array.from({ length: 4 }, () => new Barrier(store));
       const k = key();
       const runs = new Runs();
       await (replicas[0] as Barrier).execute(k, async () => Buffer.from("x"));
-      const results = await Promise.all(
+      const undo = gatedHandler(undefined, () => runs.compensate++);
+      const duplicatesWaiting = store.when(
+        (e) => e.op === "insert" && e.record.key === k && e.existing?.state === "compensating",
+        99,
+      );
+      const all = Promise.all(
         Array.from({ length: 100 }, (_, i) =>
-          untilDecided(() =>
-            (replicas[i % 4] as Barrier).compensate(k, async () => {
-              runs.compensate++;
-              await sleep(30);
-            }),
-          ),
+          untilDecided(() => (replicas[i % 4] as Barrier).compensate(k, undo.handler)),
         ),
       );
+      await duplicatesWaiting;
+      undo.release();
+      const results = await all;
       expect(runs.compensate).toBe(1);
       expect(results.filter((r) => r === "compensated")).toHaveLength(1);
       expect(results.filter((r) => r === "already-done")).toHaveLength(99);
@@ -213,18 +308,16 @@ export function barrierContract(name: string, makeStore: () => Promise<BarrierSt
       const b = await barrier({ inProgressWaitMs: 20 });
       const k = key();
       const runs = new Runs();
-      const executing = b.execute(k, async () => {
-        runs.execute++;
-        await sleep(200);
-        return Buffer.from("done");
-      });
-      await sleep(10);
+      const running = gatedHandler(Buffer.from("done"), () => runs.execute++);
+      const executing = b.execute(k, running.handler);
+      await running.entered;
       const handler = async () => {
         runs.compensate++;
       };
       const refusal = await failure(() => b.compensate(k, handler));
       expect((refusal as BarrierRefusal).reason).toBe("in-progress");
       expect(runs.compensate).toBe(0);
+      running.release();
       await executing;
       expect(await b.compensate(k, handler)).toBe("compensated");
       expect(runs).toEqual({ execute: 1, compensate: 1 });
@@ -311,19 +404,20 @@ export function barrierContract(name: string, makeStore: () => Promise<BarrierSt
 
     it("an unexpired claim of a dead process blocks (retryably) until its lease ends", async () => {
       const store = await makeStore();
+      const clock = movableClock();
       const k = key();
       await store.insertIfAbsent({
         key: k,
         state: "executing",
         version: 1,
         owner: "dead-process",
-        leaseUntil: Date.now() + 250,
-        updatedAt: Date.now(),
+        leaseUntil: clock.now() + 60_000,
+        updatedAt: clock.now(),
       });
-      const b = new Barrier(store, { inProgressWaitMs: 20 });
+      const b = new Barrier(store, { inProgressWaitMs: 20, clock: clock.now });
       const handler = async () => Buffer.from("after lease");
       expect(((await failure(() => b.execute(k, handler))) as BarrierRefusal).reason).toBe("in-progress");
-      await sleep(300);
+      clock.advance(60_001); // the dead process's lease has run out
       expect(text(await b.execute(k, handler))).toBe("after lease");
     });
 
@@ -349,19 +443,31 @@ export function barrierContract(name: string, makeStore: () => Promise<BarrierSt
     });
 
     it("a live handler renews its lease, so a slow call is never taken over", async () => {
-      const store = await makeStore();
-      const a = new Barrier(store, { leaseMs: 90 });
-      const b = new Barrier(store, { leaseMs: 90, inProgressWaitMs: 2_000 });
+      const store = new ObservedStore(await makeStore());
+      // A clock that moves only when the test says so: the lease is 90 "ms" long however slow the machine.
+      const start = Date.now();
+      let now = start;
+      const clock = () => now;
+      const a = new Barrier(store, { leaseMs: 90, clock });
+      const b = new Barrier(store, { leaseMs: 90, inProgressWaitMs: 600_000, clock });
       const k = key();
       const runs = new Runs();
-      const handler = async () => {
+      const running = gatedHandler(Buffer.from("run-1"), () => runs.execute++);
+      const first = a.execute(k, running.handler);
+      await running.entered;
+      now = start + 60;
+      // A renewal made at the new time extends the claim to start + 150.
+      await store.when(
+        (e) => e.op === "update" && e.key === k && e.matched && (e.content.leaseUntil ?? 0) >= start + 150,
+      );
+      now = start + 100; // Past the first lease period: only the renewal keeps the claim.
+      const waiting = store.when(sawInProgress(k));
+      const second = b.execute(k, async () => {
         runs.execute++;
-        await sleep(500);
-        return Buffer.from(`run-${runs.execute}`);
-      };
-      const first = a.execute(k, handler);
-      await sleep(200); // Past the first lease period: only renewals keep the claim.
-      const second = b.execute(k, handler);
+        return Buffer.from("taken over");
+      });
+      await waiting;
+      running.release();
       expect([text(await first), text(await second)]).toEqual(["run-1", "run-1"]);
       expect(runs.execute).toBe(1);
     });
@@ -370,19 +476,17 @@ export function barrierContract(name: string, makeStore: () => Promise<BarrierSt
       const store = await makeStore();
       const b = new Barrier(store, { leaseMs: 60 });
       const k = key();
-      let release: () => void = () => {};
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let signal: AbortSignal | undefined;
+      const gate = latch();
+      const entered = latch<AbortSignal>();
       const stalled = failure(() =>
         b.execute(k, async (claim) => {
-          signal = claim.signal;
-          await gate;
+          entered.open(claim.signal);
+          await gate.opened;
           return Buffer.from("stale");
         }),
       );
-      await sleep(10);
+      const signal = await entered.opened;
+      const aborted = new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
       // What another replica does once this call's lease expired (e.g. after a long stall).
       const now = Date.now();
       expect(
@@ -392,9 +496,9 @@ export function barrierContract(name: string, makeStore: () => Promise<BarrierSt
           { state: "executing", owner: "other-replica", leaseUntil: now + 60_000, updatedAt: now },
         ),
       ).toBe(true);
-      await sleep(60); // A renewal notices the takeover.
-      expect(signal?.aborted).toBe(true);
-      release();
+      await aborted; // A renewal notices the takeover.
+      expect(signal.aborted).toBe(true);
+      gate.open();
       const err = await stalled;
       expect(err).toBeInstanceOf(BarrierRefusal);
       expect((err as BarrierRefusal).reason).toBe("lease-lost");
@@ -425,7 +529,8 @@ export function barrierContract(name: string, makeStore: () => Promise<BarrierSt
           untilDecided(() =>
             b.execute(k, async () => {
               runs.execute++;
-              await sleep(round % 3);
+              // Vary the interleaving: yield to the event loop 0, 1 or 2 times.
+              for (let i = 0; i < round % 3; i++) await new Promise((r) => setImmediate(r));
               return Buffer.from("x");
             }),
           );
