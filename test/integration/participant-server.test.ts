@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
-import { setTimeout as sleep } from "node:timers/promises";
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import {
   BusinessFailure,
@@ -23,6 +22,8 @@ import { MongoClient } from "mongodb";
 import { pino } from "pino";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { call, callError } from "../support/grpc-call.js";
+import { gatedHandler, latch } from "../support/latch.js";
+import { ObservedStore, sawInProgress } from "../support/observed-barrier-store.js";
 
 const silent = pino({ level: "silent" });
 const started: Participant[] = [];
@@ -157,21 +158,16 @@ describe("participant server", () => {
     try {
       const db = mongo.db(`participant_${randomUUID().slice(0, 8)}`);
       let runs = 0;
+      const running = gatedHandler(Buffer.from(`once-${randomUUID()}`), () => runs++);
+      const store = new ObservedStore(new MongoBarrierStore(db));
       const { client } = await participant(
-        {
-          reserve: {
-            execute: async () => {
-              runs++;
-              await sleep(50);
-              return Buffer.from(`once-${randomUUID()}`);
-            },
-            compensate: async () => {},
-          },
-        },
-        { barrier: new MongoBarrierStore(db) },
+        { reserve: { execute: running.handler, compensate: async () => {} } },
+        { barrier: store },
       );
       const sagaId = `s-${randomUUID()}`;
-      const outputs = await Promise.all(
+      // The handler runs until the duplicates have found it in progress 99 times.
+      const duplicatesWaiting = store.when(sawInProgress(`${sagaId}/reserve`), 99);
+      const all = Promise.all(
         Array.from({ length: 100 }, async () => {
           for (;;) {
             try {
@@ -183,6 +179,9 @@ describe("participant server", () => {
           }
         }),
       );
+      await duplicatesWaiting;
+      running.release();
+      const outputs = await all;
       expect(runs).toBe(1);
       expect(new Set(outputs).size).toBe(1);
       await db.dropDatabase();
@@ -263,24 +262,18 @@ describe("participant server", () => {
   });
 
   it("answers Compensate during a running Execute with UNAVAILABLE", async () => {
+    const slow = gatedHandler(Buffer.from("done"));
     const { client } = await participant(
-      {
-        slow: {
-          execute: async () => {
-            await sleep(300);
-            return Buffer.from("done");
-          },
-          compensate: async () => {},
-        },
-      },
+      { slow: { execute: slow.handler, compensate: async () => {} } },
       { barrierOptions: { inProgressWaitMs: 20 } },
     );
     const sagaId = `s-${randomUUID()}`;
     const running = execute(client, executeRequest(sagaId, "slow"));
-    await sleep(50);
+    await slow.entered;
     const err = await callError(client.compensate, client, compensateRequest(sagaId, "slow"));
     expect(err.code).toBe(status.UNAVAILABLE);
     expect(err.details).toMatch(/in progress/);
+    slow.release();
     expect((await running).output.toString()).toBe("done");
     await compensate(client, compensateRequest(sagaId, "slow", { attempt: 2 }));
   });
@@ -318,13 +311,15 @@ describe("participant server", () => {
   });
 
   it("aborts the handler's signal when the call's deadline passes", async () => {
-    let abortedAfterMs: number | undefined;
+    const entered = latch<boolean>();
+    const aborted = latch<unknown>();
     const { client } = await participant({
       wait: {
         execute: async (ctx) => {
-          const start = Date.now();
+          entered.open(ctx.signal.aborted);
+          // Only the deadline ends this handler: nothing else ever aborts its signal here.
           await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
-          abortedAfterMs = Date.now() - start;
+          aborted.open(ctx.signal.reason);
           throw ctx.signal.reason;
         },
         compensate: async () => {},
@@ -336,9 +331,9 @@ describe("participant server", () => {
       executeRequest(`s-${randomUUID()}`, "wait"),
     );
     expect(err.code).toBe(status.DEADLINE_EXCEEDED);
-    await sleep(50);
-    expect(abortedAfterMs).toBeGreaterThanOrEqual(150);
-    expect(abortedAfterMs).toBeLessThan(1_000);
+    expect(await entered.opened).toBe(false); // not aborted when the handler started
+    // The server notices the deadline on its own timer or through the client's cancellation.
+    expect(String(await aborted.opened)).toMatch(/deadline exceeded|cancelled/);
   });
 
   it("with the barrier off runs the handler on every duplicate", async () => {
@@ -351,18 +346,11 @@ describe("participant server", () => {
   });
 
   it("serves gRPC health and shuts down gracefully, finishing in-flight calls", async () => {
+    const slow = gatedHandler(Buffer.from("finished"));
     const p = await startParticipant({
       listen: "127.0.0.1:0",
       logger: silent,
-      steps: {
-        slow: {
-          execute: async () => {
-            await sleep(300);
-            return Buffer.from("finished");
-          },
-          compensate: async () => {},
-        },
-      },
+      steps: { slow: { execute: slow.handler, compensate: async () => {} } },
     });
     expect(p.address).toBe(`127.0.0.1:${p.port}`);
     expect(await checkHealth(p.address)).toBe("SERVING");
@@ -370,8 +358,9 @@ describe("participant server", () => {
     const client = new ParticipantServiceClient(p.address, credentials.createInsecure());
     clients.push(client);
     const inFlight = execute(client, executeRequest(`s-${randomUUID()}`, "slow"));
-    await sleep(50);
+    await slow.entered;
     const stopped = p.shutdown();
+    slow.release(); // the call is still in flight when the shutdown begins
     expect((await inFlight).output.toString()).toBe("finished");
     await stopped;
     await p.closed;

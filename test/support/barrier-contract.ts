@@ -2,17 +2,15 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   Barrier,
-  type BarrierContent,
-  type BarrierMatch,
   type BarrierOptions,
-  type BarrierRecord,
   BarrierRefusal,
   type BarrierStore,
   BusinessFailure,
   type CompensateResult,
 } from "@saga-coordinator/participant-sdk";
 import { describe, expect, it } from "vitest";
-import { latch } from "./latch.js";
+import { gatedHandler, latch } from "./latch.js";
+import { ObservedStore, sawInProgress } from "./observed-barrier-store.js";
 
 // Every case orders its events with explicit signals (a handler that says it
 // was entered and waits for a gate, a store that reports what the barrier did
@@ -39,60 +37,6 @@ async function untilDecided<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** What the barrier did with its store: one answered operation. */
-type StoreEvent =
-  | { op: "insert"; record: BarrierRecord; existing: BarrierRecord | null }
-  | { op: "update"; key: string; expected: BarrierMatch; content: BarrierContent; matched: boolean };
-
-/** A store that lets a test wait until the barrier has done something with it (after the store answered). */
-class ObservedStore implements BarrierStore {
-  private readonly waiters: { matches: (e: StoreEvent) => boolean; left: number; open: () => void }[] = [];
-
-  constructor(private readonly inner: BarrierStore) {}
-
-  /** Resolves once `times` operations answered from now on match. Register before causing them. */
-  when(matches: (e: StoreEvent) => boolean, times = 1): Promise<void> {
-    return new Promise((open) => this.waiters.push({ matches, left: times, open }));
-  }
-
-  async insertIfAbsent(record: BarrierRecord): Promise<BarrierRecord | null> {
-    const existing = await this.inner.insertIfAbsent(record);
-    this.notify({ op: "insert", record, existing });
-    return existing;
-  }
-
-  async update(
-    key: string,
-    expected: BarrierMatch,
-    content: BarrierContent,
-    options?: object,
-  ): Promise<boolean> {
-    const matched = await this.inner.update(key, expected, content, options);
-    this.notify({ op: "update", key, expected, content, matched });
-    return matched;
-  }
-
-  delete(key: string, expected: BarrierMatch): Promise<boolean> {
-    return this.inner.delete(key, expected);
-  }
-
-  get(key: string): Promise<BarrierRecord | null> {
-    return this.inner.get(key);
-  }
-
-  private notify(event: StoreEvent): void {
-    for (const w of [...this.waiters]) {
-      if (!w.matches(event) || --w.left > 0) continue;
-      this.waiters.splice(this.waiters.indexOf(w), 1);
-      w.open();
-    }
-  }
-}
-
-/** The barrier found `key` held by a running call (it will wait or refuse with "in progress"). */
-const sawInProgress = (key: string) => (e: StoreEvent) =>
-  e.op === "insert" && e.record.key === key && e.existing?.state === "executing";
-
 /** A clock the test moves forward by hand, on top of real time (the barrier's waits still pass). */
 function movableClock(): { now: () => number; advance(ms: number): void } {
   let offset = 0;
@@ -100,22 +44,6 @@ function movableClock(): { now: () => number; advance(ms: number): void } {
     now: () => Date.now() + offset,
     advance(ms: number) {
       offset += ms;
-    },
-  };
-}
-
-/** A handler that signals when it is entered and then waits until the test opens its gate. */
-function gatedHandler<T>(result: T, onEnter: () => void = () => {}) {
-  const entered = latch();
-  const gate = latch();
-  return {
-    entered: entered.opened,
-    release: () => gate.open(),
-    handler: async (): Promise<T> => {
-      onEnter();
-      entered.open();
-      await gate.opened;
-      return result;
     },
   };
 }

@@ -60,3 +60,19 @@ export class Counter {
     return new Promise((open) => this.waiters.push({ n, open }));
   }
 }
+
+/** A handler that signals when it is entered and then waits until the test opens its gate. */
+export function gatedHandler<T>(result: T, onEnter: () => void = () => {}) {
+  const entered = latch();
+  const gate = latch();
+  return {
+    entered: entered.opened,
+    release: () => gate.open(),
+    handler: async (): Promise<T> => {
+      onEnter();
+      entered.open();
+      await gate.opened;
+      return result;
+    },
+  };
+}
