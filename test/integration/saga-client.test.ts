@@ -1,9 +1,9 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { status } from "@grpc/grpc-js";
 import { SagaClient, SagaClientError, saga } from "@saga-coordinator/participant-sdk";
 import { type SagaEvent, SagaEventType, SagaStatus, StepKind } from "@saga-coordinator/proto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeCoordinator } from "../support/fake-coordinator.js";
+import { Counter } from "../support/latch.js";
 
 let fake: FakeCoordinator;
 let client: SagaClient;
@@ -90,12 +90,13 @@ describe("SagaClient against a fake coordinator", () => {
 
   it("applies a deadline to every call", async () => {
     await client.start(order("o-3"));
-    fake.delay("GetSaga", 500);
+    const release = fake.hold("GetSaga"); // only the deadline can end these calls
     const err = await caught(client.get("o-3", { deadlineMs: 100 }));
     expect(err.code).toBe(status.DEADLINE_EXCEEDED);
     const short = new SagaClient({ address: fake.address, deadlineMs: 100, retry: false });
     expect((await caught(short.get("o-3"))).code).toBe(status.DEADLINE_EXCEEDED);
     short.close();
+    release();
   });
 
   it("lists sagas page by page, newest first, with filters", async () => {
@@ -133,14 +134,18 @@ describe("SagaClient against a fake coordinator", () => {
   it("watches history then live events until the saga is terminal, resuming a broken stream", async () => {
     await client.start(order("o-5"));
     const seen: SagaEvent[] = [];
+    const received = new Counter();
     const watching = (async () => {
-      for await (const event of client.watch("o-5")) seen.push(event);
+      for await (const event of client.watch("o-5")) {
+        seen.push(event);
+        received.bump();
+      }
     })();
-    await sleep(50);
+    await fake.watchesOpened.reached(1);
     fake.stepEvent("o-5", SagaEventType.SAGA_EVENT_TYPE_STEP_DISPATCHED, "reserve");
-    await sleep(50);
+    await received.reached(2); // the live event arrived before the stream breaks
     fake.breakWatches();
-    await sleep(100);
+    await fake.watchesOpened.reached(2); // the client reopened the stream
     fake.stepEvent("o-5", SagaEventType.SAGA_EVENT_TYPE_STEP_SUCCEEDED, "reserve");
     fake.setStatus("o-5", SagaStatus.SAGA_STATUS_COMPLETED);
     await watching;
@@ -156,7 +161,7 @@ describe("SagaClient against a fake coordinator", () => {
       expect(event.type).toBe(SagaEventType.SAGA_EVENT_TYPE_SAGA_STARTED);
       break;
     }
-    await sleep(100);
+    await fake.watchesCancelled.reached(1);
     expect(fake.cancelledWatches).toBe(1);
     expect(fake.openWatches()).toBe(0);
   });
@@ -173,8 +178,8 @@ describe("SagaClient against a fake coordinator", () => {
 
   it("waitFor resolves with the terminal saga, or fails with DEADLINE_EXCEEDED", async () => {
     await client.start(order("o-7"));
-    const waiting = client.waitFor("o-7", { timeoutMs: 5_000 });
-    await sleep(50);
+    const waiting = client.waitFor("o-7", { timeoutMs: 60_000 });
+    await fake.watchesOpened.reached(1); // the status changes below reach it live
     fake.setStatus("o-7", SagaStatus.SAGA_STATUS_COMPENSATING, "step charge failed");
     fake.setStatus("o-7", SagaStatus.SAGA_STATUS_COMPENSATED, "step charge failed");
     const done = await waiting;
@@ -186,12 +191,9 @@ describe("SagaClient against a fake coordinator", () => {
     );
 
     await client.start(order("o-8"));
-    const started = Date.now();
     const err = await caught(client.waitFor("o-8", { timeoutMs: 200 }));
     expect(err.code).toBe(status.DEADLINE_EXCEEDED);
     expect(err.details).toMatch(/o-8 did not reach a terminal status within 200 ms/);
-    expect(Date.now() - started).toBeLessThan(1_000);
-    await sleep(50);
-    expect(fake.openWatches()).toBe(0);
+    await fake.noOpenWatches(); // giving up closed its stream
   });
 });

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   Metadata,
   Server,
@@ -19,6 +18,7 @@ import {
   type WatchSagaRequest,
   type WatchSagaResponse,
 } from "@saga-coordinator/proto";
+import { Counter, latch } from "./latch.js";
 
 type Method = "StartSaga" | "GetSaga" | "ListSagas" | "CancelSaga" | "WatchSaga";
 
@@ -43,7 +43,8 @@ function grpcError(code: status, details: string): Partial<ServiceError> {
  * A test double of the coordinator's client API: sagas live in memory and
  * move only when the test says so (`setStatus`). It can answer the next
  * calls of a method with an error and break open watch streams, to exercise
- * a client's retries and resumption.
+ * a client's retries and resumption. Tests wait for what it saw through its
+ * counters (`watchesOpened.reached(n)`, ...), never for a guessed delay.
  */
 export class FakeCoordinator {
   readonly calls: Record<Method, number> = {
@@ -56,11 +57,16 @@ export class FakeCoordinator {
   /** Requests as received, per method. */
   readonly startRequests: StartSagaRequest[] = [];
   cancelledWatches = 0;
+  /** Watch streams that have been replayed their history and now wait for live events. */
+  readonly watchesOpened = new Counter();
+  /** Watch streams the client cancelled. */
+  readonly watchesCancelled = new Counter();
   address = "";
   private readonly server = new Server();
   private readonly sagas = new Map<string, Entry>();
   private readonly faults = new Map<Method, { code: status; remaining: number }>();
-  private readonly delays = new Map<Method, number>();
+  private readonly holds = new Map<Method, Promise<void>>();
+  private readonly watchesClosed: (() => void)[] = [];
   private clock = Date.parse("2030-01-01T00:00:00Z");
 
   async start(): Promise<this> {
@@ -129,9 +135,20 @@ export class FakeCoordinator {
     this.faults.set(method, { code, remaining: times });
   }
 
-  /** Every call of `method` answers only after `ms`. */
-  delay(method: Method, ms: number): void {
-    this.delays.set(method, ms);
+  /** Calls of `method` get no answer until the returned function is called (or their deadline passes). */
+  hold(method: Method): () => void {
+    const gate = latch();
+    this.holds.set(method, gate.opened);
+    return () => {
+      this.holds.delete(method);
+      gate.open();
+    };
+  }
+
+  /** Resolves once no watch stream is open (at once if none is). */
+  noOpenWatches(): Promise<void> {
+    if (this.openWatches() === 0) return Promise.resolve();
+    return new Promise((resolve) => this.watchesClosed.push(resolve));
   }
 
   /** Moves a saga to `next`, recording a STATUS_CHANGED event (and ends watches when terminal). */
@@ -159,6 +176,7 @@ export class FakeCoordinator {
       for (const w of entry.watchers) w.emit("error", grpcError(status.UNAVAILABLE, "partition moving"));
       entry.watchers.clear();
     }
+    this.watchClosed();
   }
 
   openWatches(): number {
@@ -219,8 +237,16 @@ export class FakeCoordinator {
     entry.watchers.add(call);
     call.on("cancelled", () => {
       this.cancelledWatches++;
+      this.watchesCancelled.bump();
       entry.watchers.delete(call);
+      this.watchClosed();
     });
+    this.watchesOpened.bump();
+  }
+
+  private watchClosed(): void {
+    if (this.openWatches() > 0) return;
+    for (const resolve of this.watchesClosed.splice(0)) resolve();
   }
 
   private append(entry: Entry, type: SagaEventType, sagaStatus: SagaStatus, detail: string, step = ""): void {
@@ -239,7 +265,10 @@ export class FakeCoordinator {
       w.write({ event });
       if (TERMINAL.has(sagaStatus)) w.end();
     }
-    if (TERMINAL.has(sagaStatus)) entry.watchers.clear();
+    if (TERMINAL.has(sagaStatus)) {
+      entry.watchers.clear();
+      this.watchClosed();
+    }
   }
 
   private async unary<Res>(
@@ -248,8 +277,8 @@ export class FakeCoordinator {
     run: () => Res,
   ): Promise<void> {
     this.calls[method]++;
-    const delay = this.delays.get(method);
-    if (delay) await sleep(delay);
+    const held = this.holds.get(method);
+    if (held) await held;
     const fault = this.takeFault(method);
     if (fault !== undefined) return cb(grpcError(fault, "injected fault"));
     try {
