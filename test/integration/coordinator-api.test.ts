@@ -9,6 +9,7 @@ import {
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Harness, startHarness, step } from "../support/coordinator-harness.js";
 import { call, callError } from "../support/grpc-call.js";
+import { latch } from "../support/latch.js";
 import { type RecordingParticipant, startRecordingParticipant } from "../support/recording-participant.js";
 
 describe("CoordinatorService API", () => {
@@ -282,22 +283,41 @@ describe("CoordinatorService API", () => {
   });
 
   it("WatchSaga replays history, then streams live events to the end", async () => {
-    let release: () => void = () => {};
-    const gate = new Promise<void>((r) => {
-      release = r;
+    const gate = latch();
+    const entered = latch();
+    const slow = await startRecordingParticipant({
+      wait: {
+        execute: async () => {
+          entered.open();
+          await gate.opened;
+          return undefined;
+        },
+      },
     });
-    const slow = await startRecordingParticipant({ wait: { execute: async () => void (await gate) } });
     const saga = await h.start({ steps: [step("a", p.address), step("wait", slow.address)] });
-    await new Promise((r) => setTimeout(r, 200));
+    // "wait" is dispatched only after its STEP_DISPATCHED event is stored: history to replay.
+    await entered.opened;
     const events: NonNullable<WatchSagaResponse["event"]>[] = [];
+    const replayed = latch();
     const stream = h.client.watchSaga({ sagaId: saga.sagaId, afterSequence: 0 });
     const finished = (async () => {
-      for await (const m of stream as AsyncIterable<WatchSagaResponse>) if (m.event) events.push(m.event);
+      for await (const m of stream as AsyncIterable<WatchSagaResponse>) {
+        if (!m.event) continue;
+        events.push(m.event);
+        if (m.event.type === SagaEventType.SAGA_EVENT_TYPE_STEP_DISPATCHED && m.event.step === "wait") {
+          replayed.open();
+        }
+      }
     })();
-    await new Promise((r) => setTimeout(r, 200));
+    await replayed.opened;
     const beforeRelease = events.length;
-    expect(beforeRelease).toBeGreaterThan(2);
-    release();
+    expect(events.map((e) => e.type)).toEqual([
+      SagaEventType.SAGA_EVENT_TYPE_SAGA_STARTED,
+      SagaEventType.SAGA_EVENT_TYPE_STEP_DISPATCHED,
+      SagaEventType.SAGA_EVENT_TYPE_STEP_SUCCEEDED,
+      SagaEventType.SAGA_EVENT_TYPE_STEP_DISPATCHED,
+    ]);
+    gate.open();
     await finished;
     expect(events.length).toBeGreaterThan(beforeRelease);
     expect(events.map((e) => e.sequence)).toEqual(events.map((_, i) => i + 1));
