@@ -17,6 +17,14 @@ import { localService, withFreshPorts } from "./service.js";
 // restarted on its own (parts.postgresql, parts.ferretdb), on the same port and data.
 
 const DATABASE = "ferretdb";
+/**
+ * FerretDB's PostgreSQL pool (default 50). FerretDB 1.x holds one connection
+ * while an update's query is open and takes a second to write, and each open
+ * cursor holds one: with 50, fifty concurrent updates deadlock it (seen in the
+ * integration suite: every insert and update hung for good). Leave headroom
+ * below max_connections for maintenance connections.
+ */
+const POOL_MAX_CONNS_HEADROOM = 20;
 
 /** FerretDB on PostgreSQL, or undefined when FerretDB or PostgreSQL is not installed. */
 export async function startFerretdbOnPostgres(): Promise<RunningService | undefined> {
@@ -36,7 +44,8 @@ export async function startFerretdbOnPostgres(): Promise<RunningService | undefi
       const uri = `mongodb://127.0.0.1:${port}/`;
       // biome-ignore format: one flag and its value per line
       const args = [
-        "--handler=postgresql", `--postgresql-url=${postgres.url}`,
+        "--handler=postgresql",
+        `--postgresql-url=${postgres.url}?pool_max_conns=${postgres.maxConnections - POOL_MAX_CONNS_HEADROOM}`,
         `--listen-addr=127.0.0.1:${port}`, `--debug-addr=127.0.0.1:${debugPort}`,
         "--telemetry=disable", `--state-dir=${stateDir}`, "--log-level=warn",
       ];

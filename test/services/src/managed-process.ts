@@ -28,11 +28,23 @@ export interface ProcessSpec {
 /** The process died while starting (e.g. its "free" port was taken meanwhile): worth a retry on new ports. */
 export class ServerExitedError extends Error {}
 
-/** Process groups still running, killed hard if this process exits without stopping them. */
+/** Process groups still running, killed hard if this process exits or is signalled without stopping them. */
 const liveGroups = new Set<number>();
-process.once("exit", () => {
+const killLiveGroups = () => {
   for (const pid of liveGroups) killGroup(pid, "SIGKILL");
-});
+};
+process.once("exit", killLiveGroups);
+// A signal's default action skips "exit" handlers; when ours is the only handler,
+// it kills the servers and then lets the signal do what it would have done.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(signal, function onSignal() {
+    killLiveGroups();
+    if (process.listenerCount(signal) === 1) {
+      process.removeListener(signal, onSignal);
+      process.kill(process.pid, signal);
+    }
+  });
+}
 
 export class ManagedProcess implements ServiceControl {
   private child: ChildProcess | undefined;

@@ -12,6 +12,8 @@ import { ManagedProcess } from "./managed-process.js";
 
 const run = promisify(execFile);
 
+const MAX_CONNECTIONS = 300;
+
 /**
  * Settings for a test bed that must survive SIGKILL without losing a commit
  * (fsync and synchronous_commit stay on), sized for several coordinators'
@@ -20,7 +22,7 @@ const run = promisify(execFile);
 // biome-ignore format: one setting per line
 const SETTINGS = [
   "listen_addresses=127.0.0.1",
-  "max_connections=300",
+  `max_connections=${MAX_CONNECTIONS}`,
   "shared_buffers=256MB",
   "wal_buffers=16MB",
   "max_wal_size=2GB",
@@ -39,6 +41,8 @@ export interface LocalPostgres {
   version: string;
   /** Connection URL of `database` as the superuser `postgres` (no password: trust auth). */
   url: string;
+  /** max_connections of the server. */
+  maxConnections: number;
 }
 
 /** The bin dir of a local PostgreSQL (initdb, postgres), or undefined when there is none. */
@@ -96,6 +100,7 @@ export async function startLocalPostgres(
     port,
     version: `PostgreSQL ${version ?? "(unknown version)"}`,
     url: `postgres://postgres@127.0.0.1:${port}/${database}`,
+    maxConnections: MAX_CONNECTIONS,
   };
 }
 
