@@ -1,86 +1,154 @@
 #!/usr/bin/env node
-// Throughput and latency of one coordinator node: `npm run bench -- [--sagas N]
-// [--concurrency C] [--steps S] [--mongodb-uri URI]`. Starts a node in this
-// process (memory store, or MongoDB when a URI is given), one no-op participant,
-// runs N sagas of S steps with C in flight, and prints sagas/s, latency
-// percentiles and memory. Build first: `npm run build`.
-import { parseArgs } from "node:util";
-import { SagaClient, saga, startParticipant } from "@saga-coordinator/participant-sdk";
-import { pino } from "pino";
-import { parseCoordinatorConfig } from "../coordinator/dist/config/coordinator-config.js";
-import { startCoordinatorNode } from "../coordinator/dist/node/coordinator-node.js";
+// `npm run bench`: the coordinator's benchmark (not a timed test). In one run:
+// the floor of the transport and the store, then sagas/s, latency, store round
+// trips, CPU and memory per saga for every cell of the matrix (mode × nodes ×
+// steps × concurrency). Coordinators and the no-op participant run as child
+// processes; the client (SagaClient start + waitFor) runs here. Writes a JSON
+// result file and prints a one-screen table. `npm run bench -- --help`.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { cellName, runCell } from "./bench/cell.mjs";
+import { startChild } from "./bench/child-process.mjs";
+import { grpcFloor, storeFloor } from "./bench/floor.mjs";
+import { parseOptions, USAGE } from "./bench/options.mjs";
+import { formatReport } from "./bench/report.mjs";
+import { provideServices } from "./bench/services.mjs";
 
-const { values } = parseArgs({
-  options: {
-    sagas: { type: "string", default: "2000" },
-    concurrency: { type: "string", default: "100" },
-    steps: { type: "string", default: "3" },
-    "mongodb-uri": { type: "string" },
-  },
-});
-const total = Number(values.sagas);
-const concurrency = Number(values.concurrency);
-const stepCount = Number(values.steps);
-const uri = values["mongodb-uri"];
-
-const logger = pino({ level: "silent" });
-const node = await startCoordinatorNode(
-  parseCoordinatorConfig({
-    mode: uri ? "start" : "dev",
-    listen: "127.0.0.1:0",
-    "log-level": "silent",
-    participant: [],
-    "max-steps": 100,
-    "max-payload-bytes": 1048576,
-    "max-labels": 16,
-    "poll-interval-ms": 200,
-    "lost-call-grace-ms": 5000,
-    partitions: 256,
-    "mongodb-uri": uri,
-    "mongodb-database": `bench_${Date.now()}`,
-    "etcd-prefix": "/bench",
-    "node-id": "bench",
-    "lease-ttl-seconds": 5,
-    "drain-timeout-ms": 5000,
-    demo: false,
-  }),
-  logger,
-);
-const steps = Object.fromEntries(
-  Array.from({ length: stepCount }, (_, i) => [
-    `s${i}`,
-    { execute: async () => Buffer.from("ok"), compensate: async () => {} },
-  ]),
-);
-const participant = await startParticipant({ listen: "127.0.0.1:0", steps, logger });
-const client = new SagaClient({ address: node.address });
-
-const latencies = [];
-let next = 0;
-const started = performance.now();
-async function worker() {
-  while (next < total) {
-    const i = next++;
-    const t0 = performance.now();
-    let builder = saga("bench").id(`bench-${i}-${Date.now()}`);
-    for (let s = 0; s < stepCount; s++) builder = builder.step(`s${s}`, participant.address, { text: "x" });
-    const { saga: created } = await client.start(builder);
-    await client.waitFor(created.sagaId, { timeoutMs: 120_000 });
-    latencies.push(performance.now() - t0);
-  }
+let options;
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (err) {
+  console.error(`bench: ${err.message}\n\n${USAGE}`);
+  process.exit(2);
 }
-await Promise.all(Array.from({ length: concurrency }, worker));
-const seconds = (performance.now() - started) / 1000;
-latencies.sort((a, b) => a - b);
-const pct = (p) =>
-  latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))].toFixed(1);
-const rss = (process.memoryUsage().rss / 1024 / 1024).toFixed(0);
-console.log(
-  `[bench] store=${uri ? "mongodb" : "memory"} sagas=${total} steps=${stepCount} concurrency=${concurrency}\n` +
-    `[bench] throughput ${(total / seconds).toFixed(1)} sagas/s (${((total * stepCount) / seconds).toFixed(0)} steps/s) in ${seconds.toFixed(1)} s\n` +
-    `[bench] start-to-finish latency ms: p50 ${pct(50)}  p90 ${pct(90)}  p99 ${pct(99)}  max ${latencies.at(-1).toFixed(1)}\n` +
-    `[bench] process RSS ${rss} MiB (coordinator, participant and client in one process)`,
+if (options.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+// Progress goes to stderr: on a terminal one line is rewritten in place,
+// otherwise progress lines are printed at most every 5 s.
+let lastTransient = 0;
+function log(message, transient = false) {
+  if (process.stderr.isTTY) {
+    process.stderr.write(`\r\x1b[2K[bench] ${message}${transient ? "" : "\n"}`);
+    return;
+  }
+  if (transient) {
+    if (Date.now() - lastTransient < 5_000) return;
+    lastTransient = Date.now();
+  }
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+const { cells } = options;
+const withStore = cells.some((c) => c.mode === "start");
+const services = await provideServices({
+  needStore: withStore,
+  needEtcd: cells.some((c) => c.nodes > 1),
+  log,
+});
+if (services.store) log(`store: ${services.store}`);
+if (services.etcdServer) log(`etcd: ${services.etcdServer}`);
+
+const participantProc = await startChild(
+  "noop participant",
+  path.join(import.meta.dirname, "bench/noop-participant.mjs"),
+  ["--steps", String(options.maxSteps)],
+  /noop participant listening on (\S+)/,
 );
-client.close();
-await participant.shutdown();
-await node.stop();
+const participant = participantProc.match[1];
+log(`no-op participant (pid ${participantProc.pid}) at ${participant}`);
+
+const result = {
+  startedAt: new Date().toISOString(),
+  machine: machine(),
+  services: { store: services.store, etcdServer: services.etcdServer },
+  options: { ...options, cells: undefined },
+  floors: { grpc: {}, store: withStore ? {} : undefined },
+  cells: [],
+};
+
+try {
+  if (options.floorSeconds > 0) {
+    for (const concurrency of options.concurrency) {
+      const run = { concurrency, warmupMs: 1_000, durationMs: options.floorSeconds * 1_000 };
+      log(`floor: no-op gRPC calls at C=${concurrency}`);
+      result.floors.grpc[concurrency] = await grpcFloor({
+        address: participant,
+        ...run,
+        onProgress: (phase, n) => log(`floor: gRPC C=${concurrency} ${phase} ${n} calls`, true),
+      });
+      log(
+        `floor: gRPC C=${concurrency}: ${result.floors.grpc[concurrency].callsPerSecond.toFixed(0)} calls/s`,
+      );
+      if (withStore) {
+        log(`floor: store read + conditional update at C=${concurrency}`);
+        result.floors.store[concurrency] = await storeFloor({
+          uri: services.mongoUri,
+          ...run,
+          onProgress: (phase, n) => log(`floor: store C=${concurrency} ${phase} ${n} updates`, true),
+        });
+        log(
+          `floor: store C=${concurrency}: ${result.floors.store[concurrency].updatesPerSecond.toFixed(0)} updates/s`,
+        );
+      }
+    }
+  }
+
+  for (const [i, cell] of cells.entries()) {
+    log(`cell ${i + 1}/${cells.length}: ${cellName(cell)}, ${cell.sagas} sagas after ${cell.warmup} warm-up`);
+    let r;
+    try {
+      r = await runCell(cell, {
+        participant: { address: participant, pid: participantProc.pid },
+        services,
+        log,
+      });
+      const grpc = result.floors.grpc[cell.concurrency]?.callsPerSecond;
+      const store = result.floors.store?.[cell.concurrency]?.updatesPerSecond;
+      r.ratioToGrpcFloor = grpc ? r.sagasPerSecond / grpc : null;
+      r.ratioToStoreFloor = cell.mode === "start" && store ? r.sagasPerSecond / store : null;
+      log(
+        `${cellName(cell)}: ${r.sagasPerSecond.toFixed(1)} sagas/s, p99 ${r.latencyMs.p99?.toFixed(0)} ms, ` +
+          `${r.coordinatorCpuMsPerSaga?.toFixed(2)} CPU ms/saga, ${r.errorCount} errors`,
+      );
+      for (const [message, n] of Object.entries(r.errors)) log(`  ${n}× ${message}`);
+      if (r.aborted) log(`  aborted: ${r.aborted}`);
+      for (const line of r.coordinatorProblems?.flat() ?? []) log(`  coordinator: ${line}`);
+    } catch (err) {
+      r = { ...cell, failed: String(err?.stack ?? err) };
+      log(`${cellName(cell)}: FAILED ${err?.message ?? err}`);
+    }
+    result.cells.push(r);
+  }
+} finally {
+  await participantProc.stop();
+  await services.stop();
+}
+
+result.finishedAt = new Date().toISOString();
+mkdirSync(path.dirname(options.json), { recursive: true });
+writeFileSync(options.json, `${JSON.stringify(result, null, 2)}\n`);
+console.log(`\n${formatReport(result)}\n\nresult: ${options.json}`);
+
+function machine() {
+  let commit = "unknown";
+  try {
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: import.meta.dirname,
+      encoding: "utf8",
+    }).trim();
+  } catch {}
+  return {
+    cpus: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? "unknown",
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    os: `${os.type()} ${os.release()}`,
+    loadAverageAtStart: os.loadavg(),
+    commit,
+  };
+}

@@ -1,0 +1,92 @@
+// The one-screen table of a benchmark result.
+
+const fixed = (x, digits) => (x === null || x === undefined || Number.isNaN(x) ? "n/a" : x.toFixed(digits));
+const thousands = (x) => (x === null || x === undefined ? "n/a" : Math.round(x).toLocaleString("en-US"));
+
+function table(header, rows) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) =>
+    cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join("  ");
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+export function formatReport(result) {
+  const { machine, services, floors, cells } = result;
+  const out = [];
+  out.push(
+    `machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.os}; commit ${machine.commit}`,
+  );
+  if (services.store) out.push(`store: ${services.store}`);
+  if (services.etcdServer) out.push(`etcd: ${services.etcdServer}`);
+  const cs = Object.keys(floors.grpc ?? {});
+  if (cs.length > 0) {
+    out.push("");
+    out.push(
+      table(
+        ["floor (bench process, 1 connection)", ...cs.map((c) => `C=${c}`)],
+        [
+          [
+            "no-op gRPC unary calls/s → participant",
+            ...cs.map((c) => thousands(floors.grpc[c]?.callsPerSecond)),
+          ],
+          ...(floors.store
+            ? [
+                [
+                  "store read + conditional update/s",
+                  ...cs.map((c) => thousands(floors.store[c]?.updatesPerSecond)),
+                ],
+              ]
+            : []),
+        ],
+      ),
+    );
+  }
+  out.push("");
+  const rows = cells.map((c) => {
+    if (c.failed)
+      return [cellLabel(c), "failed", ...Array(11).fill(""), c.failed.split("\n")[0].slice(0, 60)];
+    return [
+      cellLabel(c),
+      c.completed,
+      fixed(c.sagasPerSecond, 1),
+      fixed(c.latencyMs.p50, 0),
+      fixed(c.latencyMs.p95, 0),
+      fixed(c.latencyMs.p99, 0),
+      fixed(c.storeRoundTripsPerSaga, 2),
+      fixed(c.coordinatorCpuMsPerSaga, 2),
+      Math.max(...c.coordinatorPeakRssMiB).toFixed(0),
+      fixed(c.ratioToGrpcFloor, 3),
+      fixed(c.ratioToStoreFloor, 2),
+      c.errorCount + (c.aborted ? " (aborted)" : ""),
+    ];
+  });
+  out.push(
+    table(
+      [
+        "mode  nodes steps C",
+        "sagas",
+        "sagas/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "store RT/saga",
+        "CPU ms/saga",
+        "peak RSS MiB",
+        "÷gRPC floor",
+        "÷store floor",
+        "errors",
+      ],
+      rows,
+    ),
+  );
+  out.push("");
+  out.push(
+    "latency: submit→terminal (SagaClient start + waitFor). store RT: saga_store_round_trips_total delta / sagas, all nodes.\n" +
+      "CPU: utime+stime of the coordinator process(es) over the measured window / sagas. peak RSS: VmHWM, largest node.\n" +
+      "÷ floor: sagas/s divided by the floor at the same C.",
+  );
+  return out.join("\n");
+}
+
+const cellLabel = (c) =>
+  `${c.mode.padEnd(5)} ${String(c.nodes).padStart(5)} ${String(c.steps).padStart(5)} ${c.concurrency}`;
