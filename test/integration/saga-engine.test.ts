@@ -1,16 +1,43 @@
 import { status } from "@grpc/grpc-js";
 import { BusinessFailure } from "@saga-coordinator/participant-sdk";
-import { SagaEventType, SagaStatus, StepKind, StepStatus } from "@saga-coordinator/proto";
+import {
+  type SagaEvent,
+  SagaEventType,
+  SagaStatus,
+  StepKind,
+  StepStatus,
+  type WatchSagaResponse,
+} from "@saga-coordinator/proto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { fastRetry, type Harness, startHarness, step } from "../support/coordinator-harness.js";
 import { freePort } from "../support/free-port.js";
 import { call } from "../support/grpc-call.js";
+import { latch } from "../support/latch.js";
 import { type RecordingParticipant, startRecordingParticipant } from "../support/recording-participant.js";
 
 // The engine on one node, on the real MongoDB-wire server, against real
-// participant gRPC servers built on the SDK.
+// participant gRPC servers built on the SDK. Events are ordered with latches
+// and the saga's own WatchSaga stream, never with sleeps.
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Resolves with the first event of the saga (history, then live) that matches; then stops watching. */
+async function firstEvent(
+  h: Harness,
+  sagaId: string,
+  matches: (e: SagaEvent) => boolean,
+): Promise<SagaEvent> {
+  const stream = h.client.watchSaga({ sagaId, afterSequence: 0 });
+  try {
+    for await (const m of stream as AsyncIterable<WatchSagaResponse>) {
+      if (m.event && matches(m.event)) return m.event;
+    }
+  } finally {
+    stream.cancel();
+  }
+  throw new Error(`saga ${sagaId} ended without the awaited event`);
+}
+
+const isStatus = (status: SagaStatus) => (e: SagaEvent) =>
+  e.type === SagaEventType.SAGA_EVENT_TYPE_STATUS_CHANGED && e.status === status;
 
 describe("saga engine on MongoDB", () => {
   let h: Harness;
@@ -86,7 +113,12 @@ describe("saga engine on MongoDB", () => {
     const address = `127.0.0.1:${port}`;
     const retry = { ...fastRetry(100), maxBackoff: { seconds: 0, nanos: 100_000_000 } };
     const saga = await h.start({ steps: [step("later", address, { retry })] });
-    await sleep(800);
+    // Two failed attempts: the step keeps being retried while nobody listens there.
+    await firstEvent(
+      h,
+      saga.sagaId,
+      (e) => e.type === SagaEventType.SAGA_EVENT_TYPE_STEP_RETRY_SCHEDULED && e.attempt === 2,
+    );
     const waiting = await h.get(saga.sagaId);
     expect(waiting.status).toBe(SagaStatus.SAGA_STATUS_RUNNING);
     expect(waiting.steps[0]?.attempts).toBeGreaterThan(1);
@@ -98,10 +130,11 @@ describe("saga engine on MongoDB", () => {
   });
 
   it("compensates a step that timed out (its outcome is unknown)", async () => {
+    const gate = latch();
     const p = track(
       await startRecordingParticipant({
         first: {},
-        slow: { execute: async () => void (await sleep(600)) },
+        slow: { execute: async () => void (await gate.opened) },
       }),
     );
     const saga = await h.start({
@@ -110,6 +143,13 @@ describe("saga engine on MongoDB", () => {
         step("slow", p.address, { timeout: { seconds: 0, nanos: 100_000_000 }, retry: fastRetry(1) }),
       ],
     });
+    // The slow Execute finishes only once the coordinator has given up on it and compensates it.
+    await firstEvent(
+      h,
+      saga.sagaId,
+      (e) => e.type === SagaEventType.SAGA_EVENT_TYPE_COMPENSATION_DISPATCHED && e.step === "slow",
+    );
+    gate.open();
     const done = await h.waitFor(saga.sagaId);
     expect(done.status).toBe(SagaStatus.SAGA_STATUS_COMPENSATED);
     expect(done.steps[1]?.outcomeUnknown).toBe(true);
@@ -124,7 +164,16 @@ describe("saga engine on MongoDB", () => {
   });
 
   it("runs independent DAG steps concurrently", async () => {
-    const hold = { execute: async () => void (await sleep(300)) };
+    // Each branch finishes only once both have started: run one after the other, they would never finish.
+    let entered = 0;
+    const bothEntered = latch();
+    const hold = {
+      execute: async () => {
+        if (++entered === 2) bothEntered.open();
+        await bothEntered.opened;
+        return undefined;
+      },
+    };
     const p = track(await startRecordingParticipant({ root: {}, left: hold, right: hold, join: {} }));
     const saga = await h.start({
       steps: [
@@ -141,10 +190,10 @@ describe("saga engine on MongoDB", () => {
     const right = byStep.right;
     expect(left && right).toBeTruthy();
     if (!left || !right) return;
-    // Observed overlap: each started before the other ended.
-    expect(left.startedAt).toBeLessThan(right.endedAt);
-    expect(right.startedAt).toBeLessThan(left.endedAt);
-    expect((byStep.join?.startedAt ?? 0) >= Math.max(left.endedAt, right.endedAt)).toBe(true);
+    // Observed overlap: each started before the other ended; the join started after both ended.
+    expect(left.started).toBeLessThan(right.ended);
+    expect(right.started).toBeLessThan(left.ended);
+    expect(byStep.join?.started).toBeGreaterThan(Math.max(left.ended, right.ended));
   });
 
   it("ends in FAILED when a compensation keeps failing, and Admin resume finishes it", async () => {
@@ -262,17 +311,21 @@ describe("saga engine on MongoDB", () => {
   });
 
   it("compensates when the saga deadline passes", async () => {
+    const gate = latch();
     const p = track(
       await startRecordingParticipant({
         quick: {},
-        stuck: { execute: async () => void (await sleep(5000)) },
+        stuck: { execute: async () => void (await gate.opened) },
       }),
     );
     const saga = await h.start({
-      deadline: new Date(Date.now() + 700),
-      steps: [step("quick", p.address), step("stuck", p.address, { timeout: { seconds: 10, nanos: 0 } })],
+      deadline: new Date(Date.now() + 1_500),
+      steps: [step("quick", p.address), step("stuck", p.address, { timeout: { seconds: 60, nanos: 0 } })],
     });
-    const done = await h.waitFor(saga.sagaId, undefined, 20_000);
+    // "stuck" answers only after the deadline has started the compensation.
+    await firstEvent(h, saga.sagaId, isStatus(SagaStatus.SAGA_STATUS_COMPENSATING));
+    gate.open();
+    const done = await h.waitFor(saga.sagaId);
     expect(done.status).toBe(SagaStatus.SAGA_STATUS_COMPENSATED);
     expect(done.reason).toBe("deadline exceeded");
     expect(p.effects.get(`${saga.sagaId}/quick/compensate`)).toBe(1);

@@ -9,8 +9,9 @@ export interface CallRecord {
   attempt: number;
   /** For compensate: the execute output the coordinator sent back. */
   executeOutput?: string;
-  startedAt: number;
-  endedAt: number;
+  /** Position of the handler's start and end among all starts and ends this participant saw (1, 2, ...). */
+  started: number;
+  ended: number;
 }
 
 type Behaviour = {
@@ -35,13 +36,15 @@ export async function startRecordingParticipant(
   listen = "127.0.0.1:0",
 ): Promise<RecordingParticipant> {
   const calls: CallRecord[] = [];
+  // Orders handler starts and ends without a clock: "a started before b ended" is a.started < b.ended.
+  let tick = 0;
   const effects = new Map<string, number>();
   const count = (key: string) => effects.set(key, (effects.get(key) ?? 0) + 1);
   const handlers: Record<string, StepHandlers> = {};
   for (const [name, b] of Object.entries(steps)) {
     handlers[name] = {
       execute: async (ctx) => {
-        const startedAt = Date.now();
+        const started = ++tick;
         const output = b.execute ? await b.execute(ctx) : undefined;
         count(ctx.idempotencyKey);
         calls.push({
@@ -49,13 +52,13 @@ export async function startRecordingParticipant(
           sagaId: ctx.sagaId,
           step: ctx.step,
           attempt: ctx.attempt,
-          startedAt,
-          endedAt: Date.now(),
+          started,
+          ended: ++tick,
         });
         return output ?? Buffer.from(`out:${ctx.step}:${ctx.sagaId}`);
       },
       compensate: async (ctx) => {
-        const startedAt = Date.now();
+        const started = ++tick;
         if (b.compensate) await b.compensate(ctx);
         count(ctx.idempotencyKey);
         calls.push({
@@ -64,8 +67,8 @@ export async function startRecordingParticipant(
           step: ctx.step,
           attempt: ctx.attempt,
           executeOutput: Buffer.from(ctx.executeOutput).toString(),
-          startedAt,
-          endedAt: Date.now(),
+          started,
+          ended: ++tick,
         });
       },
     };
