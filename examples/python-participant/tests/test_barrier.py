@@ -8,7 +8,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -377,25 +377,45 @@ def test_compensate_after_an_interrupted_execute_runs_with_outcome_interrupted(b
 
 
 def test_a_live_claim_is_renewed_and_not_taken_over(db: Database) -> None:
-    barrier = make_barrier(db, lease_seconds=0.3, in_progress_wait_seconds=0)
+    # The barrier's clock moves only when the test moves it, so the lease is 0.3 s long
+    # however slow the machine is; renewals still run on their own thread every 0.1 s.
+    now = [1_000.0]
+    barrier = make_barrier(db, lease_seconds=0.3, in_progress_wait_seconds=0, clock=lambda: now[0])
     started = threading.Event()
+    release = threading.Event()
 
     def slow(_: ExecuteClaim) -> bytes:
         started.set()
-        time.sleep(1.0)  # more than three leases
+        assert release.wait(10)
         return b"done"
 
     result: list[object] = []
     holder = threading.Thread(target=lambda: result.append(barrier.execute(KEY, slow)))
     holder.start()
     assert started.wait(5)
-    for _ in range(4):
-        time.sleep(0.2)
+    for _ in range(4):  # 0.8 s in all: more than two leases
+        now[0] += 0.2
+        # Wait for a renewal made at the new time (an observed condition, not a guessed delay).
+        wait_for(lambda: lease_until(barrier) >= now[0] + 0.3)
         with pytest.raises(BarrierRefusal) as refused:
             barrier.execute(KEY, slow)
         assert refused.value.reason == "in-progress"
+    release.set()
     holder.join(5)
     assert result == [(b"done", True)]
+
+
+def lease_until(barrier: Barrier) -> float:
+    record = barrier.get(KEY)
+    return (record.lease_until or 0.0) if record else 0.0
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Polls `condition` until it holds; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
 
 
 def test_records_survive_a_restart(tmp_path: Path) -> None:
