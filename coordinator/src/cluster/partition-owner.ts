@@ -244,13 +244,9 @@ export class PartitionOwner implements PartitionOwnership {
         "recovering the partition's sagas failed; their timers will retry",
       );
     }
-    // Recovery may have taken longer than the TTL too.
-    const lease = this.lease();
-    if (
-      this.fences.get(partition) === fence &&
-      (!lease.alive || lease.id !== leaseId) &&
-      this.drop(partition)
-    )
+    // Recovery may have taken longer than the TTL too: a lost lease means stepping down
+    // (a lease merely in doubt already stops every write, see fenceFor).
+    if (this.fences.get(partition) === fence && this.lease().id !== leaseId && this.drop(partition))
       this.logger.warn({ partition }, "stopped driving partition: the lease changed while recovering it");
   }
 

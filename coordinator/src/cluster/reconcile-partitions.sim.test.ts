@@ -217,6 +217,11 @@ class Sim {
     node.leaseAlive = false; // the lease clock never says alive for longer than etcd keeps the lease
   }
 
+  /** etcd3 declares the lease lost (a keepalive answered TTL 0, or 2 TTLs without an answer). */
+  declareLost(node: SimNode): void {
+    if (!node.leaseAlive && node.lease !== "") node.lease = "";
+  }
+
   /** One random event; `chaos` allows faults. */
   tick(chaos: boolean): void {
     this.time++;
@@ -231,6 +236,10 @@ class Sim {
       if (this.trusted) this.owners = this.assign([...this.members()]);
     } else if (chaos && r < 0.09) node.storeHealthy = !node.storeHealthy;
     else if (chaos && r < 0.095) node.accepting = !node.accepting;
+    else if (chaos && r < 0.1 && node.leaseAlive)
+      node.leaseAlive = false; // a late keepalive: doubt only
+    else if (r < 0.105 && !node.leaseAlive && this.liveLeases.has(node.lease)) node.leaseAlive = true;
+    else if (r < 0.12) this.declareLost(node);
     else if (r < 0.15 && !node.leaseAlive && !this.etcdDown) {
       node.lease = this.newLease(); // rejoin
       node.leaseAlive = true;

@@ -128,12 +128,20 @@ describe("reconcilePartitions", () => {
   });
 
   describe("a lost lease during a slow store write", () => {
-    it("drops every driven partition at once, without etcd calls or drains", () => {
-      const actions = reconcilePartitions(input({ ...driving, lease: { id: LEASE, alive: false } }));
+    it("holds while the lease is in doubt (writes stop elsewhere), and drops all once it is lost", () => {
+      expect(reconcilePartitions(input({ ...driving, lease: { id: LEASE, alive: false } }))).toEqual([]);
+      const actions = reconcilePartitions(input({ ...driving, lease: { id: "", alive: false } }));
       expect(actions).toEqual([
         { type: "drop", partition: 0, reason: expect.any(String) },
         { type: "drop", partition: 1, reason: expect.any(String) },
       ]);
+    });
+
+    it("holds even what the assignment moved away while the lease is in doubt (no etcd call can be trusted)", () => {
+      const assignment = { owners: [OTHER, OTHER, OTHER, OTHER], trusted: true };
+      expect(
+        reconcilePartitions(input({ ...driving, assignment, lease: { id: LEASE, alive: false } })),
+      ).toEqual([]);
     });
 
     it("starts nothing while the lease is not known to be alive", () => {
@@ -200,8 +208,8 @@ describe("reconcilePartitions", () => {
       ]);
     });
 
-    it("drops everything once the lease runs out (the keys go with it)", () => {
-      const actions = reconcilePartitions(input({ ...draining, lease: { id: LEASE, alive: false } }));
+    it("drops everything once the lease is lost (the keys go with it)", () => {
+      const actions = reconcilePartitions(input({ ...draining, lease: { id: "", alive: false } }));
       expect(actions.map((a) => a.type)).toEqual(["drop", "drop"]);
     });
   });

@@ -50,8 +50,12 @@ export type PartitionAction =
  * calls this again whenever anything in the input changes.
  *
  * The rules:
- * - driving needs the key, under the current lease, with the same fence, and
- *   a live lease; otherwise drop at once (no etcd call, no drain);
+ * - driving needs the key, under the current lease, with the same fence;
+ *   otherwise drop at once (no etcd call, no drain). A lease in doubt (alive =
+ *   false: no keepalive answered within the TTL) changes nothing: the caller
+ *   writes nothing meanwhile, and the lease either answers again or is
+ *   declared lost (id ""). Dropping everything on every late keepalive would
+ *   make a loaded node hand its partitions back and forth;
  * - a key of ours that is not driven and has no operation under way is
  *   either adopted (wanted) or deleted (not wanted), so a failed delete or a
  *   failed stamp is simply retried, never forgotten;
@@ -77,17 +81,14 @@ export function reconcilePartitions(input: ReconcileInput): PartitionAction[] {
     const ours = !!key && key.nodeId === input.nodeId && key.lease === input.lease.id;
 
     if (fence !== undefined) {
-      if (!leaseUp) {
-        actions.push({ type: "drop", partition, reason: "the lease is not known to be alive" });
-      } else if (!ours || key.fence !== fence) {
-        actions.push({
-          type: "drop",
-          partition,
-          reason: "the ownership key is gone or held by another lease",
-        });
-      } else if (!input.busy.has(partition) && want(partition) === false) {
+      if (!ours || key.fence !== fence) {
+        const reason = "the ownership key is gone, or not under this node's lease";
+        actions.push({ type: "drop", partition, reason });
+      } else if (input.lease.alive && !input.busy.has(partition) && want(partition) === false) {
         actions.push({ type: "release", partition, fence, drain: input.storeHealthy });
       }
+      // A lease in doubt (no keepalive answered within the TTL) holds: the caller writes
+      // nothing meanwhile, and either a keepalive answers or the lease is declared lost.
       continue;
     }
 

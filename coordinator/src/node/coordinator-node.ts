@@ -62,8 +62,11 @@ interface Topology {
   status: ClusterStatusSource;
   /** After the server is up and the driver runs. */
   start(driver: SagaDriver): Promise<void>;
-  /** Before the driver stops: hand partitions over, by `deadline` (epoch ms) at the latest. */
-  stop(deadline: number): Promise<void>;
+  /**
+   * Before the driver stops: hand partitions over by `handOverBy`, and be
+   * done by `deadline` (epoch ms).
+   */
+  stop(handOverBy: number, deadline: number): Promise<void>;
 }
 
 function soleTopology(config: CoordinatorConfig, address: () => string): Topology {
@@ -97,11 +100,11 @@ function soleTopology(config: CoordinatorConfig, address: () => string): Topolog
   };
 }
 
-/** Waits for `work` until `deadline` (epoch ms), at least `minMs`; says so in the log when it gives up. */
-async function until(work: Promise<unknown>, deadline: number, what: string, logger: Logger, minMs = 0) {
+/** Waits for `work` until `deadline` (epoch ms); says so in the log when it gives up. */
+async function until(work: Promise<unknown>, deadline: number, what: string, logger: Logger) {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<"late">((resolve) => {
-    timer = setTimeout(() => resolve("late"), Math.max(minMs, deadline - Date.now()));
+    timer = setTimeout(() => resolve("late"), Math.max(0, deadline - Date.now()));
   });
   const outcome = await Promise.race([
     work.then(
@@ -210,18 +213,18 @@ function etcdTopology(
       owner.start(changes);
       assigner.start(changes);
     },
-    async stop(deadline) {
+    async stop(handOverBy, deadline) {
       // Resign and leave the member list first so the partitions move at once; then drain and
       // release them. Every step is bounded by the drain deadline; the etcd client is closed only
       // once nothing uses it any more (whatever is still pending then is cancelled, and ignored).
       watchdog.stop();
-      await until(assigner.stop(), deadline, "resigning the leadership", logger);
-      await until(membership.withdraw(), deadline, "withdrawing the member key", logger);
-      await owner.releaseAll(deadline);
+      await until(assigner.stop(), handOverBy, "resigning the leadership", logger);
+      await until(membership.withdraw(), handOverBy, "withdrawing the member key", logger);
+      await owner.releaseAll(handOverBy);
       owner.stop();
       // Revoking the lease frees every key still held at once; worth a short wait even when late.
-      await until(membership.leave(), deadline, "revoking the lease", logger, 500);
-      await until(view.stop(), deadline, "stopping the cluster watches", logger, 100);
+      await until(membership.leave(), deadline, "revoking the lease", logger);
+      await until(view.stop(), deadline, "stopping the cluster watches", logger);
       router.close();
       client.close();
     },
@@ -285,13 +288,16 @@ export async function startCoordinatorNode(
     store,
     async stop() {
       // One deadline for the whole drain: a node asked to stop is gone by --drain-timeout-ms.
-      const deadline = Date.now() + config["drain-timeout-ms"];
+      // Partitions are handed over first; the last quarter (at most 1 s) is kept for closing.
+      const drainMs = config["drain-timeout-ms"];
+      const deadline = Date.now() + drainMs;
+      const handOverBy = deadline - Math.min(1000, drainMs / 4);
       setServing(health, false);
-      await topology.stop(deadline);
+      await topology.stop(handOverBy, deadline);
       await shutdownServer(server, Math.max(0, deadline - Date.now()));
       await until(driver.stop(), deadline, "finishing in-flight participant calls", logger);
       transport.close();
-      await until(store.close(), deadline, "closing the store", logger, 500);
+      await until(store.close(), deadline, "closing the store", logger);
       metricsServer?.close();
       logger.info("coordinator stopped");
     },
