@@ -1,4 +1,5 @@
 import path from "node:path";
+import { status as grpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { type GetSagaResponse, SagaEventType, SagaStatus, StepStatus } from "@saga-coordinator/proto";
 import { Etcd3 } from "etcd3";
 import { partitionOf } from "../../coordinator/src/cluster/partition-of.js";

@@ -18,7 +18,7 @@ const USAGE = `Usage: npm run chaos -- [options]
   --partitions N         coordinator partitions (default 256)
   --lease-ttl S          etcd lease TTL of the coordinators, seconds (default 5)
   --drain-timeout-ms MS  coordinators' --drain-timeout-ms (default 10000)
-  --concurrency N        StartSaga calls in flight (default 16)
+  --concurrency N        StartSaga calls in flight (default 32)
   --finish-timeout-ms MS how long sagas may take to finish after the last fault (default 300000)
   --start-bound-ms MS    StartSaga must accept each saga within this (default 30000)
   --no-assert-recovery   report, do not assert, recovery after SIGKILL within lease TTL + 2 s
@@ -68,7 +68,7 @@ function baseOptions(): ChaosOptions {
     partitions: 256,
     leaseTtlSeconds: 5,
     drainTimeoutMs: 10_000,
-    concurrency: 16,
+    concurrency: 32,
     finishTimeoutMs: 300_000,
     assertRecovery: true,
     startBoundMs: 30_000,

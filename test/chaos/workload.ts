@@ -34,6 +34,10 @@ export interface WorkloadSettings {
   attemptTimeoutMs: number;
   /** Give a saga up after trying this long. */
   giveUpMs: number;
+  /** Epoch ms after which no saga is tried any more (set once the faults are over). */
+  stopBy: number;
+  /** Told how far the workload is, now and then. */
+  progress: (line: string) => void;
 }
 
 export async function startSagas(
@@ -45,6 +49,7 @@ export async function startSagas(
   const nodes = [...lab.coordinators.values()];
   const results: StartResult[] = [];
   let next = 0;
+  let lastReport = Date.now();
   const worker = async () => {
     for (;;) {
       const i = next++;
@@ -52,9 +57,17 @@ export async function startSagas(
       if (!req) return;
       const due = settings.startAt + i * settings.spacingMs;
       if (due > Date.now()) await sleep(due - Date.now());
+      if (Date.now() - lastReport > 30_000) {
+        lastReport = Date.now();
+        const accepted = results.filter((r) => r.accepted).length;
+        settings.progress(
+          `  ${accepted} sagas accepted, ${results.length - accepted} given up, ${i} of ${requests.length} tried`,
+        );
+      }
       const first = Date.now();
       let accepted = false;
-      for (let attempt = 0; !accepted && Date.now() - first < settings.giveUpMs; attempt++) {
+      const giveUpAt = () => Math.min(first + settings.giveUpMs, settings.stopBy);
+      for (let attempt = 0; !accepted && Date.now() < giveUpAt(); attempt++) {
         const node = nodes[(i + attempt) % nodes.length];
         if (!node) break;
         const at = Date.now();
