@@ -35,14 +35,17 @@ export async function runCell(cell, { participant, services, log }) {
       const warm = await runSagas({
         ...base,
         total: warmup,
+        maxSeconds: Math.min(5, cell.maxSeconds),
         idPrefix: `warm-${id}`,
         onProgress: (done) => log(`${cellName(cell)}: warm-up ${done}/${warmup}`, true),
       });
       if (warm.aborted) {
-        const problems = cluster.nodes.flatMap(problemLines).join("\n");
-        throw new Error(
-          `warm-up aborted: ${warm.aborted}${problems ? `\ncoordinator log:\n${problems}` : ""}`,
-        );
+        const lines = [
+          `warm-up aborted: ${warm.aborted}`,
+          ...Object.entries(warm.errors).map(([message, n]) => `  ${n}× ${message}`),
+          ...cluster.nodes.flatMap(problemLines).map((line) => `  coordinator: ${line}`),
+        ];
+        throw new Error(lines.join("\n"));
       }
     }
     const pids = cluster.nodes.map((n) => n.pid);
@@ -53,6 +56,7 @@ export async function runCell(cell, { participant, services, log }) {
     const run = await runSagas({
       ...base,
       total: sagas,
+      maxSeconds: cell.maxSeconds,
       idPrefix: `bench-${id}`,
       onProgress: (done, seconds) =>
         log(`${cellName(cell)}: ${done}/${sagas} sagas, ${(done / seconds).toFixed(0)}/s`, true),
@@ -100,14 +104,19 @@ export async function runCell(cell, { participant, services, log }) {
   }
 }
 
-/** The node's last log lines at level warn (40) or worse, for a failed run's report. */
+/** The node's last log lines at level warn (40) or worse, short, for a failed run's report. */
 function problemLines(node) {
-  return node
-    .output()
-    .split("\n")
-    .filter((line) => /"level":[4-6]0/.test(line))
-    .slice(-5)
-    .map((line) => line.slice(0, 1000));
+  const lines = [];
+  for (const line of node.output().split("\n")) {
+    try {
+      const entry = JSON.parse(line);
+      if (entry.level >= 40)
+        lines.push(`${entry.node} ${entry.msg}${entry.err ? `: ${entry.err.message}` : ""}`);
+    } catch {
+      // Not a log line (e.g. the tail of a cut one).
+    }
+  }
+  return lines.slice(-5);
 }
 
 async function dropDatabase(uri, name) {

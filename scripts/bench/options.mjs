@@ -8,13 +8,15 @@ export const USAGE = `npm run bench -- [flags]   (build first: npm run build)
   --nodes 1,3              node counts for start (dev is always 1 node; 3 nodes need etcd)
   --steps 3,10             steps per saga
   --concurrency 50,200     sagas in flight
-  --sagas N                measured sagas per cell (default: dev 2000, start 1000)
-  --warmup N               unmeasured sagas first, per cell (default: the concurrency)
+  --sagas N                measured sagas per cell, at most (default: dev 3000, start 1500)
+  --cell-seconds S         no new saga starts after S measured seconds (default 12)
+  --warmup N               unmeasured sagas first, per cell (default: the concurrency; 5 s of starts at most)
   --floor-seconds S        measured seconds of each floor (default 4; 0 skips the floors)
   --json PATH              result file (default bench-results/bench-<time>.json)
 
-Store and etcd: MONGODB_URI / ETCD_ENDPOINTS if set, else started locally
-(@saga-coordinator/test-services).`;
+Store and etcd: MONGODB_URI / ETCD_ENDPOINTS if set, else started here with
+@saga-coordinator/test-services: FerretDB on PostgreSQL (mongo-java-server only
+if that is not installed; SAGA_TEST_MONGO=<kind> picks another) and etcd.`;
 
 const list = (s) =>
   s
@@ -40,6 +42,7 @@ export function parseOptions(argv) {
       concurrency: { type: "string", default: "50,200" },
       sagas: { type: "string" },
       warmup: { type: "string" },
+      "cell-seconds": { type: "string", default: "12" },
       "floor-seconds": { type: "string", default: "4" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -56,6 +59,8 @@ export function parseOptions(argv) {
   const warmup = values.warmup === undefined ? null : Number(values.warmup);
   if (warmup !== null && !(Number.isInteger(warmup) && warmup >= 0))
     throw new Error(`--warmup: "${values.warmup}" is not a whole number`);
+  const maxSeconds = Number(values["cell-seconds"]);
+  if (!(maxSeconds > 0)) throw new Error(`--cell-seconds: "${values["cell-seconds"]}" is not a number > 0`);
   const floorSeconds = Number(values["floor-seconds"]);
   if (!(floorSeconds >= 0))
     throw new Error(`--floor-seconds: "${values["floor-seconds"]}" is not a number >= 0`);
@@ -71,7 +76,8 @@ export function parseOptions(argv) {
             nodes: n,
             steps: s,
             concurrency: c,
-            sagas: sagas ?? (mode === "dev" ? 2000 : 1000),
+            sagas: sagas ?? (mode === "dev" ? 3000 : 1500),
+            maxSeconds,
             warmup: warmup ?? c,
           });
   }

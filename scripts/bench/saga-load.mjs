@@ -16,7 +16,8 @@ const STALL_MS = 60_000;
  * loops over `clients` (one per node). Returns latencies (submit→terminal,
  * ms, sorted), terminal statuses, errors and the wall time. Gives up early
  * (aborted: reason) when `shouldAbort()` says so, errors pile up, or no saga
- * finishes for STALL_MS; in-flight calls are then cancelled.
+ * finishes for STALL_MS; in-flight calls are then cancelled. Starts no new
+ * saga after `maxSeconds`, so a slow setup still ends in bounded time.
  */
 export async function runSagas({
   clients,
@@ -25,6 +26,7 @@ export async function runSagas({
   concurrency,
   total,
   idPrefix,
+  maxSeconds = Number.POSITIVE_INFINITY,
   onProgress,
   shouldAbort,
 }) {
@@ -39,11 +41,14 @@ export async function runSagas({
     aborted ??= reason;
     stop.abort();
   };
-  let lastFinish = performance.now();
+  const started = performance.now();
+  // After maxSeconds no new saga starts; those in flight finish.
+  const startUntil = started + maxSeconds * 1000;
+  let lastFinish = started;
   const maxErrors = Math.max(10, Math.floor(total * 0.05));
   const worker = async (w) => {
     const client = clients[w % clients.length];
-    while (next < total && !aborted) {
+    while (next < total && !aborted && performance.now() < startUntil) {
       const i = next++;
       let builder = saga("bench").id(`${idPrefix}-${i}`);
       for (let s = 0; s < steps; s++) builder = builder.step(`s${s}`, participant, { text: "x" });
@@ -63,7 +68,6 @@ export async function runSagas({
       lastFinish = performance.now();
     }
   };
-  const started = performance.now();
   const progress = setInterval(() => {
     const reason = shouldAbort?.();
     if (reason) abort(reason);

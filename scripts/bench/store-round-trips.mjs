@@ -35,5 +35,5 @@ export function roundTripDelta(before, after) {
       delta[op] = (delta[op] ?? 0) + value - (before[i][op] ?? 0);
     }
   });
-  return delta;
+  return Object.fromEntries(Object.entries(delta).filter(([, n]) => n !== 0));
 }
