@@ -74,10 +74,10 @@ export async function readSagas(
     try {
       res = await getSaga(lab, p.sagaId, true);
     } catch (err) {
-      return {
-        final: { sagaId: p.sagaId, status: `UNREADABLE (${String(err).slice(0, 80)})`, steps: [] },
-        timeline,
-      };
+      // NOT_FOUND: never created (a StartSaga that was not accepted), or lost.
+      const notFound = (err as ServiceError).code === grpcStatus.NOT_FOUND;
+      const status = notFound ? "MISSING" : `UNREADABLE (${String(err).slice(0, 80)})`;
+      return { final: { sagaId: p.sagaId, status, steps: [] }, timeline };
     }
     if (!res.saga) return { final: { sagaId: p.sagaId, status: "MISSING", steps: [] }, timeline };
     const steps = res.saga.steps.map((st) => {
