@@ -91,8 +91,8 @@ ferretdb_is_current() {
 
 # The module proxy serves FerretDB's source but its zip lacks build/version/version.txt
 # (`go install` gives a binary that panics at start), so: download, add the file,
-# apply scripts/ferretdb/*.patch (FerretDB 1.x lets two concurrent conditional
-# updates of one document both apply; the patch makes them atomic as in MongoDB), build.
+# apply scripts/ferretdb/*.patch (FerretDB 1.x lets concurrent conditional updates of
+# one document all apply, and deadlocks under many concurrent updates), build.
 build_ferretdb() {
   local module dir src log
   module="github.com/FerretDB/FerretDB@$FERRETDB_VERSION"
