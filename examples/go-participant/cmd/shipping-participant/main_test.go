@@ -92,17 +92,18 @@ func startProcess(t *testing.T, addr string, args ...string) *process {
 	return p
 }
 
-// waitForLog waits until the participant has logged msg (at any time since it started).
-func (p *process) waitForLog(t *testing.T, msg string) {
+// waitForLog waits until the participant has logged msg (at any time since it started), on a line
+// that also contains every one of also.
+func (p *process) waitForLog(t *testing.T, msg string, also ...string) {
 	t.Helper()
 	timeout := time.After(30 * time.Second)
 	for {
-		if p.logged(msg) {
+		if p.logged(msg, also...) {
 			return
 		}
 		select {
 		case <-p.exited:
-			if p.logged(msg) {
+			if p.logged(msg, also...) {
 				return
 			}
 			t.Fatalf("participant exited (%v) before logging %q", p.err, msg)
@@ -113,13 +114,20 @@ func (p *process) waitForLog(t *testing.T, msg string) {
 	}
 }
 
-func (p *process) logged(msg string) bool {
+func (p *process) logged(msg string, also ...string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+lines:
 	for _, line := range p.lines {
-		if strings.Contains(line, `"msg":"`+msg+`"`) {
-			return true
+		if !strings.Contains(line, `"msg":"`+msg+`"`) {
+			continue
 		}
+		for _, s := range also {
+			if !strings.Contains(line, s) {
+				continue lines
+			}
+		}
+		return true
 	}
 	return false
 }
@@ -166,7 +174,8 @@ func TestKillMidShipAndRestart(t *testing.T) {
 	}
 	db := filepath.Join(t.TempDir(), "shipping.db")
 	addr := freeAddr(t)
-	first := startProcess(t, addr, "--db", db, "--latency", "1s")
+	// A slow carrier, so the call is still inside ship when the process is killed (well after the log line).
+	first := startProcess(t, addr, "--db", db, "--latency", "5s")
 	client := sagav1.NewParticipantServiceClient(dial(t, addr))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -181,7 +190,8 @@ func TestKillMidShipAndRestart(t *testing.T) {
 		_, err := executeShip(ctx, client, "killed-mid-ship", 1)
 		inFlight <- err
 	}()
-	time.Sleep(300 * time.Millisecond) // ship is sleeping in the "carrier" now
+	// ship is inside the handler, its claim recorded.
+	first.waitForLog(t, "calling the carrier", `"sagaId":"killed-mid-ship"`)
 	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

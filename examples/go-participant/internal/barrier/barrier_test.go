@@ -246,18 +246,28 @@ func TestCommitIsOneTransaction(t *testing.T) {
 func TestConcurrentDuplicatesRunTheHandlerOnce(t *testing.T) {
 	b, ctx := memBarrier(t), context.Background() // duplicates wait for the call in progress
 	var runs atomic.Int64
+	entered, release := make(chan struct{}), make(chan struct{})
 	slow := func(context.Context, *barrier.ExecuteClaim) ([]byte, error) {
-		runs.Add(1)
-		time.Sleep(50 * time.Millisecond)
+		if runs.Add(1) == 1 {
+			close(entered)
+		}
+		<-release // held until every caller has made its call
 		return []byte("tracking-1"), nil
 	}
 	const n = 50
 	outputs := make([][]byte, n)
 	errs := make([]error, n)
-	var wg sync.WaitGroup
+	var wg, calling sync.WaitGroup
+	calling.Add(n)
 	for i := range n {
-		wg.Go(func() { outputs[i], _, errs[i] = b.Execute(ctx, "s1/ship", slow) })
+		wg.Go(func() {
+			calling.Done()
+			outputs[i], _, errs[i] = b.Execute(ctx, "s1/ship", slow)
+		})
 	}
+	calling.Wait()
+	<-entered
+	close(release)
 	wg.Wait()
 	for i := range n {
 		if errs[i] != nil || string(outputs[i]) != "tracking-1" {

@@ -221,12 +221,21 @@ func TestUnknownStepAndBadKeys(t *testing.T) {
 }
 
 func TestConcurrentDuplicatesOverGRPC(t *testing.T) {
-	// The carrier takes 300ms and duplicates do not wait: they get UNAVAILABLE and retry, like the coordinator.
-	p := start(t, opts{latency: 300 * time.Millisecond, inProgressWait: -1})
+	// The carrier is slow and duplicates do not wait: they get UNAVAILABLE and retry, like the coordinator.
+	p := start(t, opts{latency: 2 * time.Second, inProgressWait: -1})
 	const n = 20
 	outputs := make([][]byte, n)
 	unavailable := make([]int, n)
 	var wg sync.WaitGroup
+	first := make(chan []byte, 1)
+	go func() {
+		out, err := p.execute(t, "s1", "ship", address, 1)
+		if err != nil {
+			t.Errorf("first call: %v", err)
+		}
+		first <- out
+	}()
+	waitFor(t, "the first call's claim", func() bool { held, _ := p.hasRecord("s1"); return held })
 	for i := range n {
 		wg.Go(func() {
 			for attempt := uint32(1); ; attempt++ {
@@ -245,11 +254,12 @@ func TestConcurrentDuplicatesOverGRPC(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	firstOutput := <-first
 	total := 0
 	for i := range n {
 		total += unavailable[i]
-		if string(outputs[i]) != string(outputs[0]) {
-			t.Fatalf("outputs differ: %s vs %s", outputs[i], outputs[0])
+		if string(outputs[i]) != string(firstOutput) {
+			t.Fatalf("outputs differ: %s vs %s", outputs[i], firstOutput)
 		}
 	}
 	if total == 0 {
@@ -266,10 +276,20 @@ func TestDeadlineStopsTheHandler(t *testing.T) {
 	if status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("got %v", err)
 	}
-	time.Sleep(100 * time.Millisecond) // the server side notices the deadline and releases the claim
+	// The server side notices the deadline and releases the claim.
+	waitFor(t, "the claim to be released", func() bool { held, err := p.hasRecord("s1"); return err == nil && !held })
 	wantEffects(t, p, "s1", 0, 0)
-	if held, err := p.hasRecord("s1"); err != nil || held {
-		t.Fatalf("a claim is left behind: %v %v", held, err)
+}
+
+// waitFor polls cond until it holds (an observed condition, not a guessed delay); fails after 30 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -307,14 +327,14 @@ func TestRestartKeepsTheBarrierAndTheCounts(t *testing.T) {
 }
 
 func TestShutdownLetsInFlightCallsFinish(t *testing.T) {
-	p := start(t, opts{latency: 300 * time.Millisecond})
+	p := start(t, opts{latency: 2 * time.Second})
 	result := make(chan error, 1)
 	go func() {
 		_, err := p.execute(t, "s1", "ship", address, 1)
 		result <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
-	p.srv.Shutdown(context.Background(), 5*time.Second)
+	waitFor(t, "the call to be in flight", func() bool { held, _ := p.hasRecord("s1"); return held })
+	p.srv.Shutdown(context.Background(), 30*time.Second)
 	if err := <-result; err != nil {
 		t.Fatalf("in-flight call: %v", err)
 	}

@@ -113,6 +113,8 @@ func (s *Service) ship(ctx context.Context, req *sagav1.ExecuteRequest, claim *b
 		return nil, err
 	}
 	if s.latency > 0 { // the carrier's API, simulated
+		// Tests wait for this line to know a call is inside the handler (e.g. before killing the process).
+		s.logger.Info("calling the carrier", "sagaId", req.GetSagaId(), "latency", s.latency.String())
 		t := time.NewTimer(s.latency)
 		select {
 		case <-ctx.Done():
