@@ -87,15 +87,10 @@ describe("participants in Python and Go", () => {
       maxBackoff: { seconds: 0, nanos: 250_000_000 },
     };
     const saga = await h.start({ sagaType: "polyglot", steps });
-    // Wait until the shipping call is in flight, then kill the Go process mid-handler.
-    for (;;) {
-      const s = await h.get(saga.sagaId);
-      if (s.steps[2]?.status === StepStatus.STEP_STATUS_EXECUTING) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await new Promise((r) => setTimeout(r, 300));
+    // Wait until the shipping call is inside the Go handler (its log line says so), then kill the
+    // process mid-handler: the carrier takes 3 s, far longer than the kill.
+    await loggedLine(shipping, '"msg":"calling the carrier"', `"sagaId":"${saga.sagaId}"`);
     await shipping.kill("SIGKILL");
-    await new Promise((r) => setTimeout(r, 500));
     shipping = await startGoShipping({ db: shippingDb, address });
     const done = await h.waitFor(saga.sagaId, undefined, 90_000);
     expect(done.status).toBe(SagaStatus.SAGA_STATUS_COMPLETED);
@@ -104,3 +99,24 @@ describe("participants in Python and Go", () => {
     expect(await effectsOf(shipping.address, saga.sagaId, "ship")).toEqual({ executed: 1, compensated: 0 });
   });
 });
+
+/** Resolves once the process has printed a line containing every one of `parts`. */
+function loggedLine(proc: ExampleProcess, ...parts: string[]): Promise<void> {
+  const found = () =>
+    proc
+      .output()
+      .split("\n")
+      .some((line) => parts.every((p) => line.includes(p)));
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (!found()) return;
+      proc.child.stdout?.off("data", check);
+      resolve();
+    };
+    proc.child.stdout?.on("data", check);
+    proc.child.once("exit", () =>
+      reject(new Error(`exited before logging ${parts.join(" ")}:\n${proc.output()}`)),
+    );
+    check();
+  });
+}
