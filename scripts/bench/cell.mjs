@@ -9,6 +9,8 @@ import { cpuMs, vmMiB } from "./proc-stats.mjs";
 import { percentile, runSagas } from "./saga-load.mjs";
 import { readStoreRoundTrips, roundTripDelta } from "./store-round-trips.mjs";
 
+const IDLE_SAMPLE_MS = 2_000;
+
 /** Label of a cell, e.g. "start 3n 10 steps C=200". */
 export const cellName = (c) => `${c.mode} ${c.nodes}n ${c.steps} steps C=${c.concurrency}`;
 
@@ -23,22 +25,32 @@ export async function runCell(cell, { participant, services, log }) {
     mongoUri: services.mongoUri,
     database,
     etcd: services.etcd,
+    extraArgs: cell.coordinatorArgs,
   });
   const clients = cluster.nodes.map((n) => new SagaClient({ address: n.address }));
   const shouldAbort = () => {
     const dead = cluster.crashed();
     return dead ? `${dead.name} died:\n${dead.output().slice(-2000)}` : null;
   };
+  // What the nodes burn with no saga at all (timers, etcd leases, partition polls), for reading CPU per saga.
+  const idleBefore = cluster.nodes.map((n) => cpuMs(n.pid));
+  await new Promise((r) => setTimeout(r, IDLE_SAMPLE_MS));
+  const idleCpuMsPerSecond =
+    (cluster.nodes.reduce((sum, n, i) => sum + cpuMs(n.pid) - idleBefore[i], 0) * 1000) / IDLE_SAMPLE_MS;
   const base = { clients, participant: participant.address, steps, concurrency, shouldAbort };
+  let warmupErrors = 0;
   try {
     if (warmup > 0) {
       const warm = await runSagas({
         ...base,
         total: warmup,
         maxSeconds: Math.min(5, cell.maxSeconds),
+        // Errors while warming up show in the measured run too; only a stall or a crash ends the cell here.
+        maxErrors: Number.POSITIVE_INFINITY,
         idPrefix: `warm-${id}`,
         onProgress: (done) => log(`${cellName(cell)}: warm-up ${done}/${warmup}`, true),
       });
+      warmupErrors = warm.errorCount;
       if (warm.aborted) {
         const lines = [
           `warm-up aborted: ${warm.aborted}`,
@@ -87,12 +99,14 @@ export async function runCell(cell, { participant, services, log }) {
       storeRoundTripsPerSaga: trips && perSaga(totalTrips),
       storeRoundTripsByOperation: trips,
       coordinatorCpuMsPerSaga: perSaga(coordinatorCpuMs),
+      coordinatorIdleCpuMsPerSecond: idleCpuMsPerSecond,
       coordinatorCpuMsPerNode: cpuAfter.map((after, i) => after - cpuBefore[i]),
       coordinatorPeakRssMiB: peakRss,
       participantCpuMsPerSaga: perSaga(participantCpu),
       clientCpuMsPerSaga: perSaga((clientCpu.user + clientCpu.system) / 1000),
       errors: run.errors,
       errorCount: run.errorCount,
+      warmupErrors,
       aborted: run.aborted,
       // What the coordinators logged at warn or worse, when something went wrong.
       coordinatorProblems: run.errorCount > 0 || run.aborted ? cluster.nodes.map(problemLines) : undefined,

@@ -46,7 +46,7 @@ export async function startCoordinators({ mode, count, mongoUri, database, etcd,
 }
 
 /** Waits until every node is a member and owns the partitions assigned to it. */
-async function waitSettled(nodes, timeoutMs = 60_000) {
+async function waitSettled(nodes, timeoutMs = 120_000) {
   const admin = new AdminServiceClient(nodes[0].address, credentials.createInsecure());
   const until = Date.now() + timeoutMs;
   let last = null;
@@ -64,7 +64,10 @@ async function waitSettled(nodes, timeoutMs = 60_000) {
         if (settled) return;
       }
       if (Date.now() > until) {
-        const seen = last.error ?? JSON.stringify(last.members?.map((m) => m.nodeId));
+        const owned = last.partitions?.filter((p) => p.ownerNodeId && p.ownerNodeId === p.assignedNodeId);
+        const seen =
+          last.error ??
+          `members ${JSON.stringify(last.members.map((m) => m.nodeId))}, ${owned.length}/${last.partitions.length} partitions owned by their assigned node`;
         throw new Error(`cluster of ${nodes.length} did not settle in ${timeoutMs} ms (last: ${seen})`);
       }
       await new Promise((r) => setTimeout(r, 200));

@@ -12,6 +12,7 @@ export const USAGE = `npm run bench -- [flags]   (build first: npm run build)
   --cell-seconds S         no new saga starts after S measured seconds (default 12)
   --warmup N               unmeasured sagas first, per cell (default: the concurrency; 5 s of starts at most)
   --floor-seconds S        measured seconds of each floor (default 4; 0 skips the floors)
+  --partitions N           coordinators' --partitions (default: theirs)
   --json PATH              result file (default bench-results/bench-<time>.json)
 
 Store and etcd: MONGODB_URI / ETCD_ENDPOINTS if set, else started here with
@@ -45,6 +46,7 @@ export function parseOptions(argv) {
       "cell-seconds": { type: "string", default: "12" },
       "floor-seconds": { type: "string", default: "4" },
       json: { type: "string" },
+      partitions: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -65,6 +67,9 @@ export function parseOptions(argv) {
   if (!(floorSeconds >= 0))
     throw new Error(`--floor-seconds: "${values["floor-seconds"]}" is not a number >= 0`);
 
+  const coordinatorArgs = values.partitions
+    ? ["--partitions", String(positiveInts("partitions", values.partitions)[0])]
+    : [];
   const cells = [];
   for (const mode of modes) {
     const nodeCounts = mode === "dev" ? [1] : nodes;
@@ -78,6 +83,7 @@ export function parseOptions(argv) {
             concurrency: c,
             sagas: sagas ?? (mode === "dev" ? 3000 : 1500),
             maxSeconds,
+            coordinatorArgs,
             warmup: warmup ?? c,
           });
   }

@@ -27,6 +27,7 @@ export async function runSagas({
   total,
   idPrefix,
   maxSeconds = Number.POSITIVE_INFINITY,
+  maxErrors = Math.max(10, Math.floor(total * 0.05)),
   onProgress,
   shouldAbort,
 }) {
@@ -45,7 +46,6 @@ export async function runSagas({
   // After maxSeconds no new saga starts; those in flight finish.
   const startUntil = started + maxSeconds * 1000;
   let lastFinish = started;
-  const maxErrors = Math.max(10, Math.floor(total * 0.05));
   const worker = async (w) => {
     const client = clients[w % clients.length];
     while (next < total && !aborted && performance.now() < startUntil) {
@@ -61,7 +61,10 @@ export async function runSagas({
         statuses[name] = (statuses[name] ?? 0) + 1;
       } catch (err) {
         if (aborted) break;
-        const message = String(err?.message ?? err).split("\n")[0];
+        // Grouped without their numbers (deadline timings, ports), so alike errors count together.
+        const message = String(err?.message ?? err)
+          .split("\n")[0]
+          .replace(/\d+(\.\d+)?/g, "#");
         errors[message] = (errors[message] ?? 0) + 1;
         if (++errorCount > maxErrors) abort(`more than ${maxErrors} errors`);
       }
