@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import type { ServerWritableStream } from "@grpc/grpc-js";
 import type {
   CancelSagaRequest,
   CancelSagaResponse,
@@ -10,24 +9,24 @@ import type {
   ListSagasResponse,
   StartSagaRequest,
   StartSagaResponse,
-  WatchSagaRequest,
-  WatchSagaResponse,
 } from "@saga-coordinator/proto";
 import type { Logger } from "pino";
 import { SagaNotFoundError } from "../driver/driver-errors.js";
+import type { PartitionOwnership } from "../driver/partition-ownership.js";
 import type { SagaEventBus } from "../driver/saga-event-bus.js";
 import { type DefinitionLimits, validateDefinition } from "../engine/validate-definition.js";
 import type { SagaStore } from "../store/saga-store.js";
 import { definitionFromRequest } from "./definition-from-request.js";
 import { definitionHash } from "./definition-hash.js";
-import { invalidArgument, toServiceError } from "./grpc-errors.js";
+import { invalidArgument } from "./grpc-errors.js";
+import { OwnershipLossMonitor } from "./ownership-loss-monitor.js";
 import { decodePageToken, encodePageToken, filterDigest } from "./page-token.js";
 import { localRouter, type RequestRouter, unaryCall, type WriteOptions } from "./request-router.js";
 import { participantProblem, requireReason, requireSagaId } from "./request-validation.js";
 import { eventToProto, sagaStatusFromProto, sagaToProto } from "./saga-to-proto.js";
 import type { SagaWriter } from "./saga-writer.js";
 import { unary } from "./unary-handler.js";
-import { watchSagaEvents } from "./watch-saga.js";
+import { watchSagaHandler } from "./watch-saga-handler.js";
 
 export interface CoordinatorServiceDeps {
   store: SagaStore;
@@ -35,6 +34,9 @@ export interface CoordinatorServiceDeps {
   /** Where writes run; defaults to this node. */
   router?: RequestRouter;
   bus: SagaEventBus;
+  /** Which partitions this node drives: WatchSaga serves those from the bus and forwards the rest. */
+  ownership?: PartitionOwnership;
+  partitionOf?: (sagaId: string) => number;
   limits: DefinitionLimits;
   /** Logical participant names from the coordinator's config. */
   participantNames: ReadonlySet<string>;
@@ -124,39 +126,18 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
     );
   };
 
-  const watchSaga = (call: ServerWritableStream<WatchSagaRequest, WatchSagaResponse>) => {
-    const abort = new AbortController();
-    call.on("cancelled", () => abort.abort());
-    call.on("close", () => abort.abort());
-    const run = async () => {
-      const sagaId = requireSagaId(call.request.sagaId);
-      if (!(await store.get(sagaId))) throw new SagaNotFoundError(sagaId);
-      for await (const event of watchSagaEvents(
-        store,
-        bus,
-        sagaId,
-        call.request.afterSequence,
-        abort.signal,
-      )) {
-        if (!call.write({ event: eventToProto(event) })) {
-          await new Promise((resolve) => call.once("drain", resolve));
-        }
-      }
-    };
-    run().then(
-      () => call.end(),
-      (err: unknown) => {
-        // grpc-js ends a server stream with a status when "error" is emitted on it.
-        if (!abort.signal.aborted) call.emit("error", toServiceError(err, logger));
-      },
-    );
-  };
-
   return {
     startSaga: unary(logger, startSaga),
     getSaga: unary(logger, getSaga),
     listSagas: unary(logger, listSagas),
     cancelSaga: unary(logger, cancelSaga),
-    watchSaga,
+    watchSaga: watchSagaHandler({
+      store,
+      bus,
+      router,
+      ...(deps.ownership ? { ownershipLoss: new OwnershipLossMonitor(deps.ownership) } : {}),
+      partitionOf: deps.partitionOf ?? (() => 0),
+      logger,
+    }),
   };
 }

@@ -1,4 +1,4 @@
-import type { ServerUnaryCall, ServiceError, sendUnaryData } from "@grpc/grpc-js";
+import type { Deadline, Metadata, ServerUnaryCall, ServiceError, sendUnaryData } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { toServiceError } from "./grpc-errors.js";
 import { FORWARDED_HEADER, type WriteOptions } from "./request-router.js";
@@ -16,7 +16,7 @@ export function unary<Req, Res>(logger: Logger, handler: (req: Req, opts: WriteO
 }
 
 /** Routing facts of a call: was it forwarded by another node, and the caller's deadline (Infinity = none). */
-function writeOptions(call: ServerUnaryCall<unknown, unknown>): WriteOptions {
+export function writeOptions(call: { metadata: Metadata; getDeadline(): Deadline }): WriteOptions {
   const deadline = call.getDeadline();
   const ms = deadline instanceof Date ? deadline.getTime() : deadline;
   return {

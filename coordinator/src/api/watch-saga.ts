@@ -1,3 +1,4 @@
+import { NotOwnerError, SagaNotFoundError } from "../driver/driver-errors.js";
 import type { SagaEventBus } from "../driver/saga-event-bus.js";
 import { isTerminal } from "../engine/saga-state.js";
 import type { SagaEventRecord } from "../store/saga-record.js";
@@ -5,11 +6,35 @@ import type { SagaStore } from "../store/saga-store.js";
 
 const PAGE = 500;
 
+/** Ends the watch: the last event of a saga that finished. */
+const isTerminalEvent = (event: SagaEventRecord) =>
+  event.type === "STATUS_CHANGED" && isTerminal(event.status);
+
+/** Stored events after `afterSequence`, oldest first, page by page. */
+async function* storedEvents(
+  store: SagaStore,
+  sagaId: string,
+  afterSequence: number,
+): AsyncGenerator<SagaEventRecord> {
+  let after = afterSequence;
+  for (;;) {
+    const batch = await store.events(sagaId, after, PAGE);
+    for (const event of batch) {
+      after = event.sequence;
+      yield event;
+    }
+    if (batch.length < PAGE) return;
+  }
+}
+
 /**
  * Yields a saga's events after `afterSequence`: the stored history first, then
- * live ones, until the saga is terminal and everything is sent, or `signal`
- * aborts. Live events come from the in-process bus when this node drives the
- * saga, and from polling the store otherwise (another node drives it).
+ * the live events this node's driver publishes on the bus, until the saga is
+ * terminal and everything is sent, or `signal` aborts. While live it reads the
+ * store only to fill a gap in the sequence. It serves a running saga only
+ * while this node drives it: when `moved` aborts (the partition went to
+ * another node) it throws NotOwnerError, and the caller routes the watch again
+ * from the last event it sent. A saga that had ended is replayed from the store.
  */
 export async function* watchSagaEvents(
   store: SagaStore,
@@ -17,37 +42,57 @@ export async function* watchSagaEvents(
   sagaId: string,
   afterSequence: number,
   signal: AbortSignal,
-  pollIntervalMs = 250,
+  moved?: AbortSignal,
 ): AsyncGenerator<SagaEventRecord> {
   let last = afterSequence;
+  const live: SagaEventRecord[] = [];
   let wake: (() => void) | null = null;
-  const unsubscribe = bus.subscribe(sagaId, () => wake?.());
-  const onAbort = () => wake?.();
-  signal.addEventListener("abort", onAbort);
+  // Subscribed before the store is read, so no event falls between the two.
+  const unsubscribe = bus.subscribe(sagaId, (events) => {
+    live.push(...events);
+    wake?.();
+  });
+  const onStop = () => wake?.();
+  signal.addEventListener("abort", onStop);
+  moved?.addEventListener("abort", onStop);
   try {
-    // Terminal is seen in the stream itself (its last STATUS_CHANGED), so the
-    // saga document is read once, for a saga that had ended before we came.
     const saga = await store.get(sagaId);
-    if (!saga || (isTerminal(saga.state.status) && saga.eventSeq <= last)) return;
-    while (!signal.aborted) {
-      const batch = await store.events(sagaId, last, PAGE);
-      for (const event of batch) {
-        last = event.sequence;
-        yield event;
-        if (event.type === "STATUS_CHANGED" && isTerminal(event.status)) return;
+    if (!saga) throw new SagaNotFoundError(sagaId);
+    const ended = isTerminal(saga.state.status);
+    for await (const event of storedEvents(store, sagaId, last)) {
+      last = event.sequence;
+      yield event;
+      if (isTerminalEvent(event)) return;
+    }
+    if (ended && last >= saga.eventSeq) return;
+    for (;;) {
+      if (signal.aborted) return;
+      if (moved?.aborted) throw new NotOwnerError(`saga ${sagaId} moved to another node`);
+      const next = live.shift();
+      if (!next) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = null;
+        continue;
       }
-      if (batch.length === PAGE) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollIntervalMs);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = null;
+      if (next.sequence <= last) continue;
+      if (next.sequence > last + 1) {
+        // Events this node did not publish (written before it drove the saga): from the store.
+        for await (const event of storedEvents(store, sagaId, last)) {
+          if (event.sequence >= next.sequence) break;
+          last = event.sequence;
+          yield event;
+          if (isTerminalEvent(event)) return;
+        }
+      }
+      last = next.sequence;
+      yield next;
+      if (isTerminalEvent(next)) return;
     }
   } finally {
     unsubscribe();
-    signal.removeEventListener("abort", onAbort);
+    signal.removeEventListener("abort", onStop);
+    moved?.removeEventListener("abort", onStop);
   }
 }

@@ -1,0 +1,118 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ServerWritableStream } from "@grpc/grpc-js";
+import type { SagaEvent, WatchSagaRequest, WatchSagaResponse } from "@saga-coordinator/proto";
+import type { Logger } from "pino";
+import { NotOwnerError, SagaNotFoundError } from "../driver/driver-errors.js";
+import type { SagaEventBus } from "../driver/saga-event-bus.js";
+import { isTerminal } from "../engine/saga-state.js";
+import type { SagaStore } from "../store/saga-store.js";
+import { forwardedSagaEvents, isRoutingFailure } from "./forwarded-watch.js";
+import { toServiceError } from "./grpc-errors.js";
+import type { OwnershipLossMonitor } from "./ownership-loss-monitor.js";
+import type { RequestRouter } from "./request-router.js";
+import { requireSagaId } from "./request-validation.js";
+import { eventToProto } from "./saga-to-proto.js";
+import { writeOptions } from "./unary-handler.js";
+import { watchSagaEvents } from "./watch-saga.js";
+
+export interface WatchSagaDeps {
+  store: SagaStore;
+  bus: SagaEventBus;
+  router: RequestRouter;
+  /** Tells bus-served watches when this node stops driving their partition; absent: it never does. */
+  ownershipLoss?: OwnershipLossMonitor;
+  partitionOf: (sagaId: string) => number;
+  logger: Logger;
+}
+
+const FIRST_RETRY_MS = 50;
+const MAX_RETRY_MS = 1_000;
+
+/**
+ * WatchSaga. A saga that has ended is replayed from the store by whichever
+ * node is asked. A running one is served by the node that drives it, from its
+ * event bus; any other node forwards the stream to that owner (one hop, the
+ * same routing as writes) and relays it. When the saga moves between nodes
+ * mid-stream, the watch is routed again from the last event sent, so the
+ * client sees every event once, in order. No store query per stream per tick.
+ */
+export function watchSagaHandler(deps: WatchSagaDeps) {
+  const { store, bus, router, ownershipLoss, partitionOf, logger } = deps;
+
+  const serve = async (
+    call: ServerWritableStream<WatchSagaRequest, WatchSagaResponse>,
+    signal: AbortSignal,
+  ): Promise<void> => {
+    const sagaId = requireSagaId(call.request.sagaId);
+    const opts = writeOptions(call);
+    let last = call.request.afterSequence;
+    let retryMs = FIRST_RETRY_MS;
+    const send = async (event: SagaEvent) => {
+      last = event.sequence;
+      retryMs = FIRST_RETRY_MS;
+      if (!call.write({ event })) await drained(call, signal);
+    };
+
+    const saga = await store.get(sagaId);
+    if (!saga) throw new SagaNotFoundError(sagaId);
+    if (isTerminal(saga.state.status)) {
+      for await (const event of watchSagaEvents(store, bus, sagaId, last, signal))
+        await send(eventToProto(event));
+      return;
+    }
+    const local = async () => {
+      const hold = ownershipLoss?.hold(partitionOf(sagaId));
+      if (hold === null) throw new NotOwnerError(`this node no longer drives saga ${sagaId}`);
+      try {
+        for await (const event of watchSagaEvents(store, bus, sagaId, last, signal, hold?.signal))
+          await send(eventToProto(event));
+      } finally {
+        hold?.release();
+      }
+    };
+    for (;;) {
+      try {
+        return await router.route(sagaId, opts, local, async (node, metadata) => {
+          for await (const event of forwardedSagaEvents(node, sagaId, last, metadata, signal, opts.deadline))
+            await send(event);
+        });
+      } catch (err) {
+        if (signal.aborted) return;
+        // A forwarded watch reports the move to the node that forwarded it, which routes again.
+        const moved = err instanceof NotOwnerError || isRoutingFailure(err);
+        if (!moved || opts.forwarded) throw err;
+        logger.debug({ sagaId, after: last, reason: String(err) }, "routing the watch again");
+        await sleep(retryMs, undefined, { signal }).catch(() => {});
+        retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
+      }
+    }
+  };
+
+  return (call: ServerWritableStream<WatchSagaRequest, WatchSagaResponse>) => {
+    const abort = new AbortController();
+    call.on("cancelled", () => abort.abort());
+    call.on("close", () => abort.abort());
+    serve(call, abort.signal).then(
+      () => {
+        if (!abort.signal.aborted) call.end();
+      },
+      (err: unknown) => {
+        // grpc-js ends a server stream with a status when "error" is emitted on it.
+        if (!abort.signal.aborted) call.emit("error", toServiceError(err, logger));
+      },
+    );
+  };
+}
+
+/** Resolves once the stream can take more, or the call is gone. */
+function drained(call: ServerWritableStream<WatchSagaRequest, WatchSagaResponse>, signal: AbortSignal) {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      call.off("drain", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    call.once("drain", done);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
