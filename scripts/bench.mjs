@@ -15,6 +15,7 @@ import { grpcFloor, storeFloor } from "./bench/floor.mjs";
 import { parseOptions, USAGE } from "./bench/options.mjs";
 import { formatReport } from "./bench/report.mjs";
 import { provideServices } from "./bench/services.mjs";
+import { checkTargets } from "./bench/targets.mjs";
 
 let options;
 try {
@@ -130,6 +131,7 @@ try {
 }
 
 result.finishedAt = new Date().toISOString();
+result.targets = checkTargets(result.cells);
 mkdirSync(path.dirname(options.json), { recursive: true });
 writeFileSync(options.json, `${JSON.stringify(result, null, 2)}\n`);
 console.log(`\n${formatReport(result)}\n\nresult: ${options.json}`);

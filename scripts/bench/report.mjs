@@ -1,4 +1,5 @@
 // The one-screen table of a benchmark result.
+import { checkTargets } from "./targets.mjs";
 
 const fixed = (x, digits) => (x === null || x === undefined || Number.isNaN(x) ? "n/a" : x.toFixed(digits));
 const thousands = (x) => (x === null || x === undefined ? "n/a" : Math.round(x).toLocaleString("en-US"));
@@ -23,16 +24,16 @@ export function formatReport(result) {
     out.push("");
     out.push(
       table(
-        ["floor (bench process, 1 connection)", ...cs.map((c) => `C=${c}`)],
+        ["floor, from the bench process", ...cs.map((c) => `C=${c}`)],
         [
           [
-            "no-op gRPC unary calls/s → participant",
+            "no-op gRPC unary calls/s (1 channel)",
             ...cs.map((c) => thousands(floors.grpc[c]?.callsPerSecond)),
           ],
           ...(floors.store
             ? [
                 [
-                  "store read + conditional update/s",
+                  "store read + conditional update/s (pool)",
                   ...cs.map((c) => thousands(floors.store[c]?.updatesPerSecond)),
                 ],
               ]
@@ -44,7 +45,15 @@ export function formatReport(result) {
   out.push("");
   const rows = cells.map((c) => {
     if (c.failed)
-      return [cellLabel(c), "failed", ...Array(11).fill(""), c.failed.split("\n")[0].slice(0, 60)];
+      return [
+        cellLabel(c),
+        "failed",
+        ...Array(11).fill(""),
+        c.failed
+          .split("\n")[0]
+          .replace(/^Error: /, "")
+          .slice(0, 60),
+      ];
     return [
       cellLabel(c),
       c.completed,
@@ -63,7 +72,7 @@ export function formatReport(result) {
   out.push(
     table(
       [
-        "mode  nodes steps C",
+        "mode  nodes steps    C",
         "sagas",
         "sagas/s",
         "p50 ms",
@@ -71,22 +80,32 @@ export function formatReport(result) {
         "p99 ms",
         "store RT/saga",
         "CPU ms/saga",
-        "peak RSS MiB",
-        "÷gRPC floor",
-        "÷store floor",
+        "RSS MiB",
+        "÷gRPC",
+        "÷store",
         "errors",
       ],
       rows,
     ),
   );
+  const targets = checkTargets(cells);
+  if (targets.length > 0) {
+    out.push("");
+    out.push(
+      table(
+        ["target (issue 9)", "measured", "limit", ""],
+        targets.map((t) => [t.name, fixed(t.value, 2), t.limit, t.met ? "met" : "NOT met"]),
+      ),
+    );
+  }
   out.push("");
   out.push(
-    "latency: submit→terminal (SagaClient start + waitFor). store RT: saga_store_round_trips_total delta / sagas, all nodes.\n" +
-      "CPU: utime+stime of the coordinator process(es) over the measured window / sagas. peak RSS: VmHWM, largest node.\n" +
-      "÷ floor: sagas/s divided by the floor at the same C.",
+    "latency: submit→terminal (SagaClient start + waitFor). store RT: saga_store_round_trips_total / sagas, all nodes.\n" +
+      "CPU: utime+stime of the coordinator process(es) in the measured window / sagas. RSS: peak (VmHWM) of the largest node.\n" +
+      "÷gRPC, ÷store: sagas/s divided by that floor at the same C.",
   );
   return out.join("\n");
 }
 
 const cellLabel = (c) =>
-  `${c.mode.padEnd(5)} ${String(c.nodes).padStart(5)} ${String(c.steps).padStart(5)} ${c.concurrency}`;
+  `${c.mode.padEnd(5)} ${String(c.nodes).padStart(5)} ${String(c.steps).padStart(5)} ${String(c.concurrency).padStart(4)}`;
