@@ -1,4 +1,5 @@
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { status as grpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { type GetSagaResponse, SagaEventType, SagaStatus, StepStatus } from "@saga-coordinator/proto";
 import { Etcd3 } from "etcd3";
@@ -17,22 +18,27 @@ import type { PlannedSaga } from "./saga-mix.js";
 
 const tsToMs = (t?: Date) => t?.getTime() ?? 0;
 
-/** GetSaga through any running node (the first that answers). */
+/** GetSaga through any running node (the first that answers); UNAVAILABLE everywhere is retried for up to 30 s. */
 export async function getSaga(
   lab: ChaosLab,
   sagaId: string,
   includeHistory: boolean,
 ): Promise<GetSagaResponse> {
-  let last: unknown;
-  for (const c of lab.coordinators.values()) {
-    if (!c.process.running) continue;
-    try {
-      return await call(c.client.getSaga, c.client, { sagaId, includeHistory }, 8_000);
-    } catch (err) {
-      last = err;
+  const until = Date.now() + 30_000;
+  for (;;) {
+    let last: unknown = new Error("no coordinator is running");
+    for (const c of lab.coordinators.values()) {
+      if (!c.process.running) continue;
+      try {
+        return await call(c.client.getSaga, c.client, { sagaId, includeHistory }, 8_000);
+      } catch (err) {
+        last = err;
+        if ((err as ServiceError).code === grpcStatus.NOT_FOUND) throw err;
+      }
     }
+    if (Date.now() > until) throw last;
+    await sleep(1_000);
   }
-  throw last ?? new Error("no coordinator is running");
 }
 
 /** Runs `f` over `items` with at most `concurrency` at a time. */

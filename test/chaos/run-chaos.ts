@@ -208,7 +208,7 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
     if (failed > 0) print(`replay: npm run chaos -- --replay ${runDir}`);
     writeFileSync(
       path.join(runDir, "results.json"),
-      `${JSON.stringify({ options, passed, failed, invariants, recoveries: recovered, faults: records, starts: started }, null, 2)}\n`,
+      `${JSON.stringify({ options, passed, failed, invariants, recoveries: recovered, faults: records, starts: started, attempts }, null, 2)}\n`,
     );
     writeFileSync(path.join(runDir, "timeline.log"), `${timeline.join("\n")}\n`);
     return { runDir, passed, failed, invariants };
