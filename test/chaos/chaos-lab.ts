@@ -17,7 +17,7 @@ import { NetworkLab } from "./network-lab.js";
 // forwarder on the bridge), the TypeScript and Go participants and three
 // coordinators, each in its own network namespace.
 
-export const REPO_ROOT = repoRootFrom(import.meta.dirname);
+const REPO_ROOT = repoRootFrom(import.meta.dirname);
 
 function repoRootFrom(dir: string): string {
   // Compiled: test/chaos/dist/test/chaos/*.js; from source (vitest): test/chaos/*.ts.

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { REPO_ROOT } from "./chaos-lab.js";
 import { removeStaleLabs } from "./network-lab.js";
 import { randomSeed } from "./prng.js";
 import { type ChaosOptions, runChaos } from "./run-chaos.js";
@@ -22,7 +22,7 @@ const USAGE = `Usage: npm run chaos -- [options]
   --finish-timeout-ms MS how long sagas may take to finish after the last fault (default 300000)
   --start-bound-ms MS    StartSaga must accept each saga within this (default 30000)
   --no-assert-recovery   report, do not assert, recovery after SIGKILL within lease TTL + 2 s
-  --run-root DIR         where run directories go (default test/chaos/runs)
+  --run-root DIR         where run directories go (default $TMPDIR/saga-chaos)
 
 Needs root (network namespaces), etcd, PostgreSQL, FerretDB and Go
 (scripts/install-test-deps.sh) and a build (npm run build).`;
@@ -72,7 +72,8 @@ function baseOptions(): ChaosOptions {
     finishTimeoutMs: 300_000,
     assertRecovery: true,
     startBoundMs: 30_000,
-    runRoot: path.join(REPO_ROOT, "test/chaos/runs"),
+    // Outside the repository: run directories hold JSON and logs that the linters must not see.
+    runRoot: path.join(tmpdir(), "saga-chaos"),
   };
 }
 
