@@ -1,6 +1,5 @@
 import type { Logger } from "pino";
 import type { SagaDefinition } from "../engine/saga-definition.js";
-import { sagaGraph } from "../engine/saga-graph.js";
 import type { SagaCommand, SagaInput } from "../engine/saga-input.js";
 import { initialState, transition } from "../engine/saga-machine.js";
 import { isTerminal } from "../engine/saga-state.js";
@@ -8,8 +7,10 @@ import type { CoordinatorMetrics } from "../observability/coordinator-metrics.js
 import type { SagaEventRecord, SagaRecord } from "../store/saga-record.js";
 import type { SagaStore } from "../store/saga-store.js";
 import type { ParticipantTransport } from "../transport/participant-transport.js";
+import { type Clock, systemClock } from "./clock.js";
 import { NotOwnerError, SagaConflictError, SagaNotFoundError, SagaRejectedError } from "./driver-errors.js";
 import { KeyedQueue } from "./keyed-queue.js";
+import { answerInput, outcomeLabel, type PlannedCall, planCall } from "./participant-call.js";
 import type { PartitionOwnership } from "./partition-ownership.js";
 import type { SagaEventBus } from "./saga-event-bus.js";
 
@@ -22,7 +23,8 @@ export interface DriverOptions {
   resolveParticipant: (participant: string) => string;
   partitionOf: (sagaId: string) => number;
   metrics?: CoordinatorMetrics;
-  now?: () => number;
+  /** Time and the poll timer; a ManualClock in unit tests. */
+  clock?: Clock;
   random?: () => number;
 }
 
@@ -49,10 +51,10 @@ export class SagaDriver {
   private readonly inFlight = new Set<string>();
   /** Participant calls in flight (and the recording of their answers), by partition. */
   private readonly pendingCalls = new Map<Promise<void>, number>();
-  private pollTimer: NodeJS.Timeout | null = null;
+  private stopPolling: (() => void) | null = null;
   private polling = false;
   private stopped = true;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly random: () => number;
 
   constructor(
@@ -63,21 +65,24 @@ export class SagaDriver {
     private readonly logger: Logger,
     private readonly options: DriverOptions,
   ) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
+  }
+
+  private now(): number {
+    return this.clock.now();
   }
 
   start(): void {
     this.stopped = false;
-    this.pollTimer = setInterval(() => void this.pollDue(), this.options.pollIntervalMs);
-    this.pollTimer.unref();
+    this.stopPolling = this.clock.every(this.options.pollIntervalMs, () => void this.pollDue());
   }
 
   /** Stops polling and waits for in-flight participant calls and their transitions to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.pollTimer) clearInterval(this.pollTimer);
-    this.pollTimer = null;
+    this.stopPolling?.();
+    this.stopPolling = null;
     while (this.pendingCalls.size > 0) await Promise.allSettled([...this.pendingCalls.keys()]);
   }
 
@@ -245,84 +250,17 @@ export class SagaDriver {
     });
   }
 
+  /** Sends the call a command asks for, then feeds the answer back in; at most one live call per attempt. */
   private dispatch(record: SagaRecord, command: SagaCommand): void {
-    const phase = command.type === "dispatchExecute" ? "execute" : "compensate";
-    const key = `${record.sagaId}/${command.step}/${phase}/${command.attempt}`;
-    if (this.inFlight.has(key)) return;
-    if (this.ownership.isDraining(record.partition)) return;
-    const def = record.definition.steps.find((s) => s.name === command.step);
-    if (!def) return;
+    const planned = planCall(record, command);
+    if (!planned) return;
+    const { sagaId, step, attempt } = planned.call;
+    const key = `${sagaId}/${step}/${planned.phase}/${attempt}`;
+    if (this.inFlight.has(key) || this.ownership.isDraining(record.partition)) return;
     this.inFlight.add(key);
-    const log = this.logger.child({
-      sagaId: record.sagaId,
-      step: command.step,
-      attempt: command.attempt,
-      phase,
-    });
-    const call = {
-      sagaId: record.sagaId,
-      sagaType: record.definition.sagaType,
-      step: def.name,
-      idempotencyKey: `${record.sagaId}/${def.name}/${phase}`,
-      attempt: command.attempt,
-      payload: def.payload,
-      contentType: def.contentType,
-    };
-    const timer = this.options.metrics?.participantCalls.startTimer({ phase });
-    const run = async () => {
-      const address = this.options.resolveParticipant(def.participant);
-      log.debug({ address }, "calling participant");
-      if (phase === "execute") {
-        const dependencyOutputs: Record<string, Uint8Array> = {};
-        for (const dep of sagaGraph(record.definition).dependencies.get(def.name) ?? []) {
-          const output = record.state.steps[dep]?.output;
-          if (output) dependencyOutputs[dep] = output;
-        }
-        const outcome = await this.transport.execute(address, { ...call, dependencyOutputs }, def.timeoutMs);
-        if (!outcome.ok) {
-          // A business "no" is an expected outcome, not an operational problem.
-          const level = outcome.failure === "business" ? "info" : "warn";
-          log[level]({ failure: outcome.failure, error: outcome.error }, "execute failed");
-        }
-        return outcome.ok
-          ? ({
-              type: "executeSucceeded",
-              step: def.name,
-              attempt: command.attempt,
-              output: outcome.output,
-            } as const)
-          : ({
-              type: "executeFailed",
-              step: def.name,
-              attempt: command.attempt,
-              failure: outcome.failure,
-              error: outcome.error,
-            } as const);
-      }
-      const executeOutput = record.state.steps[def.name]?.output ?? new Uint8Array();
-      const reason = record.state.reason;
-      const outcome = await this.transport.compensate(
-        address,
-        { ...call, executeOutput, reason },
-        def.timeoutMs,
-      );
-      if (!outcome.ok) log.warn({ error: outcome.error }, "compensate failed");
-      return outcome.ok
-        ? ({ type: "compensateSucceeded", step: def.name, attempt: command.attempt } as const)
-        : ({
-            type: "compensateFailed",
-            step: def.name,
-            attempt: command.attempt,
-            error: outcome.error,
-          } as const);
-    };
-    const pending: Promise<void> = run()
-      .then((input) => {
-        const failure =
-          "failure" in input ? input.failure : input.type === "compensateFailed" ? "transient" : "ok";
-        timer?.({ outcome: failure });
-        return this.apply(record.sagaId, input);
-      })
+    const log = this.logger.child({ sagaId, step, attempt, phase: planned.phase });
+    const pending: Promise<void> = this.callParticipant(planned, log)
+      .then((input) => this.apply(sagaId, input))
       .then(
         () => undefined,
         (err: unknown) => {
@@ -336,6 +274,23 @@ export class SagaDriver {
         this.pendingCalls.delete(pending);
       });
     this.pendingCalls.set(pending, record.partition);
+  }
+
+  private async callParticipant(planned: PlannedCall, log: Logger): Promise<SagaInput> {
+    const address = this.options.resolveParticipant(planned.participant);
+    const timer = this.options.metrics?.participantCalls.startTimer({ phase: planned.phase });
+    log.debug({ address }, "calling participant");
+    const outcome =
+      planned.phase === "execute"
+        ? await this.transport.execute(address, planned.call, planned.timeoutMs)
+        : await this.transport.compensate(address, planned.call, planned.timeoutMs);
+    timer?.({ outcome: outcomeLabel(outcome) });
+    if (!outcome.ok) {
+      // A business "no" is an expected outcome, not an operational problem.
+      const level = outcome.failure === "business" ? "info" : "warn";
+      log[level]({ failure: outcome.failure, error: outcome.error }, `${planned.phase} failed`);
+    }
+    return answerInput(planned, outcome);
   }
 
   private async pollDue(): Promise<void> {

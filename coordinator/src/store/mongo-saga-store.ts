@@ -53,6 +53,8 @@ export class MongoSagaStore implements SagaStore {
   private readonly sagas: Collection<SagaDocument>;
   private readonly fences: Collection<PartitionFenceDocument>;
   private readonly writes: GroupCommit<WriteOp, WriteResult>;
+  /** Reads of single sagas by id, batched the same way: one find per batch. */
+  private readonly reads: GroupCommit<string, SagaDocument | null>;
   /** Tags this store's writes, so a batch can tell which conditional updates it won. */
   private readonly writerId = randomBytes(6).toString("hex");
   private writeCount = 0;
@@ -65,6 +67,7 @@ export class MongoSagaStore implements SagaStore {
     this.sagas = db.collection<SagaDocument>("sagas");
     this.fences = db.collection<PartitionFenceDocument>("partition_fences");
     this.writes = new GroupCommit((ops) => this.flush(ops), groupCommit);
+    this.reads = new GroupCommit((ids) => this.readBatch(ids), { ...groupCommit, delayMs: 0 });
   }
 
   static async open(
@@ -94,7 +97,7 @@ export class MongoSagaStore implements SagaStore {
   }
 
   async get(sagaId: string): Promise<SagaRecord | null> {
-    const doc = await this.sagas.findOne({ _id: sagaId }, { projection: WITHOUT_HISTORY });
+    const doc = await this.reads.submit(sagaId);
     return doc ? fromDocument(doc) : null;
   }
 
@@ -168,8 +171,7 @@ export class MongoSagaStore implements SagaStore {
   }
 
   async events(sagaId: string, afterSequence: number, limit: number): Promise<SagaEventRecord[]> {
-    const doc = await this.sagas.findOne({ _id: sagaId }, { projection: { history: 1 } });
-    const history = doc?.history ?? [];
+    const history = (await this.reads.submit(sagaId))?.history ?? [];
     // Sequences are 1, 2, 3, ... in array order.
     return history.slice(afterSequence, afterSequence + limit).filter((e) => e.sequence > afterSequence);
   }
@@ -185,6 +187,13 @@ export class MongoSagaStore implements SagaStore {
   private nextToken(): string {
     this.writeCount++;
     return `${this.writerId}.${this.writeCount.toString(36)}`;
+  }
+
+  /** Whole documents (history included: watchers read both), one find for the batch. */
+  private async readBatch(ids: string[]): Promise<BatchOutcome<SagaDocument | null>[]> {
+    const docs = await this.sagas.find({ _id: { $in: [...new Set(ids)] } }).toArray();
+    const byId = new Map(docs.map((d) => [d._id, d]));
+    return ids.map((id) => ({ ok: true, value: byId.get(id) ?? null }));
   }
 
   /** One round trip for the batch, plus one read only when it is needed to tell outcomes apart. */
