@@ -109,7 +109,7 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
   try {
     const addresses = { ts: lab.participantAddress("ts"), go: lab.participantAddress("go") };
     const requests = planned.map((p) => startRequest(p, addresses, payloadRng));
-    await waitSettled(lab, 60_000);
+    await waitSettled(lab, 180_000);
     log(`cluster formed; starting ${planned.length} sagas while ${faults.length} faults play`);
 
     const attempts: StartAttempt[] = [];
