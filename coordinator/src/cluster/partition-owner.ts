@@ -37,7 +37,8 @@ export class PartitionOwner implements PartitionOwnership {
   private readonly fences = new Map<number, number>();
   private readonly fenceLeases = new Map<number, string>();
   private readonly draining = new Set<number>();
-  private readonly busy = new Set<number>();
+  /** Partitions with an operation under way, and that operation's token (see live()). */
+  private readonly busy = new Map<number, symbol>();
   private readonly failures = new Map<number, { count: number; until: number }>();
   private readonly operations = new Set<Promise<void>>();
   private accepting = true;
@@ -91,6 +92,9 @@ export class PartitionOwner implements PartitionOwnership {
   /** The store watchdog's verdict: an unreachable store means giving every partition back. */
   setStoreHealthy(healthy: boolean): void {
     this.storeHealthy = healthy;
+    // Stamps and drains under way wait on the store that does not answer, holding keys other
+    // nodes need: abandon them (each stops at its next step) and hand the keys back now.
+    if (!healthy) this.busy.clear();
     this.schedule();
   }
 
@@ -150,7 +154,7 @@ export class PartitionOwner implements PartitionOwnership {
       assignment: { owners: this.view.assignment.owners, trusted: this.view.assignmentTrusted },
       keys: this.view.owners,
       fences: this.fences,
-      busy: this.busy,
+      busy: new Set(this.busy.keys()),
       coolingDown,
     });
     const dropped = new Map<string, number[]>();
@@ -165,12 +169,13 @@ export class PartitionOwner implements PartitionOwnership {
 
   private execute(action: Exclude<PartitionAction, { type: "drop" }>): void {
     const { partition } = action;
-    this.busy.add(partition);
-    const operation: Promise<void> = this.run(action)
+    const token = Symbol(action.type);
+    this.busy.set(partition, token);
+    const operation: Promise<void> = this.run(action, token)
       .then(
         () => void this.failures.delete(partition),
         (err: unknown) => {
-          if (this.stopped) return;
+          if (!this.live(partition, token)) return;
           const delay = this.fail(partition);
           this.logger.warn(
             { err, partition, action: action.type, retryInMs: delay },
@@ -179,24 +184,29 @@ export class PartitionOwner implements PartitionOwnership {
         },
       )
       .finally(() => {
-        this.busy.delete(partition);
+        if (this.live(partition, token)) this.busy.delete(partition);
         this.operations.delete(operation);
         this.schedule();
       });
     this.operations.add(operation);
   }
 
-  private run(action: Exclude<PartitionAction, { type: "drop" }>): Promise<void> {
+  private run(action: Exclude<PartitionAction, { type: "drop" }>, token: symbol): Promise<void> {
     switch (action.type) {
       case "acquire":
-        return this.acquire(action.partition);
+        return this.acquire(action.partition, token);
       case "adopt":
-        return this.take(action.partition, action.fence, this.lease().id);
+        return this.take(action.partition, action.fence, this.lease().id, token);
       case "release":
-        return this.release(action.partition, action.fence, action.drain);
+        return this.release(action.partition, action.fence, action.drain, token);
       case "delete":
-        return this.deleteKey(action.partition, action.fence);
+        return this.deleteKey(action.partition, action.fence, token);
     }
+  }
+
+  /** False once the operation was abandoned (or the owner stopped): it must not take another step. */
+  private live(partition: number, token: symbol): boolean {
+    return !this.stopped && this.busy.get(partition) === token;
   }
 
   private drop(partition: number): boolean {
@@ -215,24 +225,26 @@ export class PartitionOwner implements PartitionOwnership {
     return delay;
   }
 
-  private async acquire(partition: number): Promise<void> {
+  private async acquire(partition: number, token: symbol): Promise<void> {
     const lease = this.lease();
-    if (this.stopped || !lease.alive) return;
+    if (!this.live(partition, token) || !lease.alive) return;
     const key = this.keys.owner(partition);
     const fence = await createKeyUnderLease(this.client, this.view, key, this.nodeId, lease.id);
     // null: someone holds it (the view knows who now).
-    if (fence !== null) await this.take(partition, fence, lease.id);
+    if (fence !== null) await this.take(partition, fence, lease.id, token);
   }
 
   /** Stamp the fence in the store, make sure the key is still ours, then drive the partition. */
-  private async take(partition: number, fence: number, leaseId: string): Promise<void> {
-    if (this.stopped) return;
-    // On failure the key stays ours: reconcile adopts it again after a cool-down, or deletes it if unwanted.
+  private async take(partition: number, fence: number, leaseId: string, token: symbol): Promise<void> {
+    if (!this.live(partition, token)) return;
+    // On failure (or abandonment) the key stays ours: reconcile adopts it again after a
+    // cool-down, or deletes it if unwanted.
     await this.hooks.claim(partition, fence);
-    if (this.stopped) return;
+    if (!this.live(partition, token)) return;
     // The store write may have taken longer than the TTL (a pause, a slow database): check before driving.
     const doubt = await this.doubt(partition, fence, leaseId);
     if (doubt) throw new Error(`not taking partition ${partition} (fence ${fence}): ${doubt}`);
+    if (!this.live(partition, token)) return;
     this.fences.set(partition, fence);
     this.fenceLeases.set(partition, leaseId);
     this.logger.info({ partition, fence }, "took partition");
@@ -265,7 +277,7 @@ export class PartitionOwner implements PartitionOwnership {
     return null;
   }
 
-  private async release(partition: number, fence: number, drain: boolean): Promise<void> {
+  private async release(partition: number, fence: number, drain: boolean, token: symbol): Promise<void> {
     this.draining.add(partition);
     try {
       if (drain) await this.hooks.drain(partition);
@@ -273,13 +285,14 @@ export class PartitionOwner implements PartitionOwnership {
       if (this.fences.get(partition) === fence) this.drop(partition);
       this.draining.delete(partition);
     }
-    await this.deleteKey(partition, fence);
+    if (!this.live(partition, token)) return;
+    await this.deleteKey(partition, fence, token);
     this.logger.info({ partition, drained: drain }, "handed partition over");
   }
 
   /** Deletes this incarnation of the key (its create revision is the fence); a failure is retried by reconcile. */
-  private async deleteKey(partition: number, fence: number): Promise<void> {
-    if (this.stopped) return;
+  private async deleteKey(partition: number, fence: number, token: symbol): Promise<void> {
+    if (!this.live(partition, token)) return;
     const key = this.keys.owner(partition);
     const result = await this.client
       .if(key, "Create", "==", fence)
