@@ -2,9 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import type { SagaEvent, WatchSagaRequest, WatchSagaResponse } from "@saga-coordinator/proto";
 import type { Logger } from "pino";
-import { NotOwnerError, SagaNotFoundError } from "../driver/driver-errors.js";
+import { NotOwnerError } from "../driver/driver-errors.js";
 import type { SagaEventBus } from "../driver/saga-event-bus.js";
-import { isTerminal } from "../engine/saga-state.js";
 import type { SagaStore } from "../store/saga-store.js";
 import { forwardedSagaEvents, isRoutingFailure } from "./forwarded-watch.js";
 import { toServiceError } from "./grpc-errors.js";
@@ -29,12 +28,13 @@ const FIRST_RETRY_MS = 50;
 const MAX_RETRY_MS = 1_000;
 
 /**
- * WatchSaga. A saga that has ended is replayed from the store by whichever
- * node is asked. A running one is served by the node that drives it, from its
- * event bus; any other node forwards the stream to that owner (one hop, the
- * same routing as writes) and relays it. When the saga moves between nodes
- * mid-stream, the watch is routed again from the last event sent, so the
- * client sees every event once, in order. No store query per stream per tick.
+ * WatchSaga. The node that drives the saga's partition serves the watch: the
+ * history from the store, then live events from its event bus (a saga that
+ * has ended is just replayed). Any other node forwards the stream to that
+ * owner (one hop, the same routing as writes) and relays it, reading nothing
+ * itself. When the saga moves between nodes mid-stream, the watch is routed
+ * again from the last event sent, so the client sees every event once, in
+ * order. No store query per stream per tick.
  */
 export function watchSagaHandler(deps: WatchSagaDeps) {
   const { store, bus, router, ownershipLoss, partitionOf, logger } = deps;
@@ -53,13 +53,6 @@ export function watchSagaHandler(deps: WatchSagaDeps) {
       if (!call.write({ event })) await drained(call, signal);
     };
 
-    const saga = await store.get(sagaId);
-    if (!saga) throw new SagaNotFoundError(sagaId);
-    if (isTerminal(saga.state.status)) {
-      for await (const event of watchSagaEvents(store, bus, sagaId, last, signal))
-        await send(eventToProto(event));
-      return;
-    }
     const local = async () => {
       const hold = ownershipLoss?.hold(partitionOf(sagaId));
       if (hold === null) throw new NotOwnerError(`this node no longer drives saga ${sagaId}`);

@@ -35,6 +35,8 @@ async function* storedEvents(
  * while this node drives it: when `moved` aborts (the partition went to
  * another node) it throws NotOwnerError, and the caller routes the watch again
  * from the last event it sent. A saga that had ended is replayed from the store.
+ * Opening costs one store read (two when the history has nothing after
+ * `afterSequence`).
  */
 export async function* watchSagaEvents(
   store: SagaStore,
@@ -56,15 +58,20 @@ export async function* watchSagaEvents(
   signal.addEventListener("abort", onStop);
   moved?.addEventListener("abort", onStop);
   try {
-    const saga = await store.get(sagaId);
-    if (!saga) throw new SagaNotFoundError(sagaId);
-    const ended = isTerminal(saga.state.status);
+    let stored = 0;
     for await (const event of storedEvents(store, sagaId, last)) {
+      stored++;
       last = event.sequence;
       yield event;
       if (isTerminalEvent(event)) return;
     }
-    if (ended && last >= saga.eventSeq) return;
+    // Every status change is recorded, so a saga whose history goes on has not ended.
+    // With nothing new in it, only the saga itself tells whether it exists and has ended.
+    if (stored === 0) {
+      const saga = await store.get(sagaId);
+      if (!saga) throw new SagaNotFoundError(sagaId);
+      if (isTerminal(saga.state.status) && saga.eventSeq <= last) return;
+    }
     for (;;) {
       if (signal.aborted) return;
       if (moved?.aborted) throw new NotOwnerError(`saga ${sagaId} moved to another node`);
