@@ -171,15 +171,16 @@ describe("participant server", () => {
         Array.from({ length: 100 }, async () => {
           for (;;) {
             try {
-              return (await execute(client, executeRequest(sagaId, "reserve"))).output.toString();
+              return (await execute(client, executeRequest(sagaId, "reserve"), 30_000)).output.toString();
             } catch (err) {
-              // The only legal failure is "in progress, retry".
-              expect((err as ServiceError).code).toBe(status.UNAVAILABLE);
+              // The only legal failures are "in progress, retry" and, on an overloaded machine
+              // where 99 waiting duplicates poll the store, a deadline: both are retried.
+              expect([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]).toContain((err as ServiceError).code);
             }
           }
         }),
       );
-      await duplicatesWaiting;
+      await Promise.race([duplicatesWaiting, all]); // a failing call ends the wait too
       running.release();
       const outputs = await all;
       expect(runs).toBe(1);

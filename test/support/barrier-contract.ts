@@ -97,7 +97,7 @@ export function barrierContract(name: string, makeStore: () => Promise<BarrierSt
           untilDecided(() => (replicas[i % 4] as Barrier).execute(k, running.handler)),
         ),
       );
-      await duplicatesWaiting;
+      await Promise.race([duplicatesWaiting, all]); // a failing call ends the wait too
       running.release();
       const outputs = await all;
       expect(runs.execute).toBe(1);
@@ -208,7 +208,7 @@ export function barrierContract(name: string, makeStore: () => Promise<BarrierSt
           untilDecided(() => (replicas[i % 4] as Barrier).compensate(k, undo.handler)),
         ),
       );
-      await duplicatesWaiting;
+      await Promise.race([duplicatesWaiting, all]);
       undo.release();
       const results = await all;
       expect(runs.compensate).toBe(1);
