@@ -72,7 +72,9 @@ export class LeaderAssigner {
 
   private async campaignAndPublish(): Promise<void> {
     const lease = this.lease();
-    if (!lease.alive) return this.setLeading(false);
+    if (lease.id === "") return this.setLeading(false);
+    // In doubt (a late keepalive): do nothing now; a lost lease takes the candidate key with it.
+    if (!lease.alive) return;
     const key = this.keys.candidate(lease.id);
     if (!this.view.candidates.has(key))
       await createKeyUnderLease(this.client, this.view, key, this.nodeId, lease.id);
