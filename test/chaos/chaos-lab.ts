@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { credentials } from "@grpc/grpc-js";
@@ -245,12 +245,10 @@ export class ChaosLab {
 
 let goBinary: string | undefined;
 
-/** The Go example participant, built once per process into a temp dir. */
+/** The Go example participant, built once per process into a temp dir of its own (runs may overlap). */
 function buildGoParticipant(): string {
   if (!goBinary) {
-    const dir = path.join(tmpdir(), "saga-chaos-bin");
-    mkdirSync(dir, { recursive: true });
-    goBinary = path.join(dir, "shipping-participant");
+    goBinary = path.join(mkdtempSync(path.join(tmpdir(), "saga-chaos-go-")), "shipping-participant");
     execFileSync("go", ["build", "-o", goBinary, "./cmd/shipping-participant"], {
       cwd: GO_DIR,
       stdio: "inherit",
