@@ -9,9 +9,9 @@ export const USAGE = `npm run bench -- [flags]   (build first: npm run build)
   --steps 3,10             steps per saga
   --concurrency 50,200     sagas in flight
   --sagas N                measured sagas per cell, at most (default: dev 3000, start 1500)
-  --cell-seconds S         no new saga starts after S measured seconds (default 12)
+  --cell-seconds S         no new saga starts after S measured seconds (default 10)
   --warmup N               unmeasured sagas first, per cell (default: the concurrency; 5 s of starts at most)
-  --floor-seconds S        measured seconds of each floor (default 4; 0 skips the floors)
+  --floor-seconds S        measured seconds of each floor (default 3; 0 skips the floors)
   --partitions N           coordinators' --partitions (default: theirs)
   --json PATH              result file (default bench-results/bench-<time>.json)
 
@@ -43,8 +43,8 @@ export function parseOptions(argv) {
       concurrency: { type: "string", default: "50,200" },
       sagas: { type: "string" },
       warmup: { type: "string" },
-      "cell-seconds": { type: "string", default: "12" },
-      "floor-seconds": { type: "string", default: "4" },
+      "cell-seconds": { type: "string", default: "10" },
+      "floor-seconds": { type: "string", default: "3" },
       json: { type: "string" },
       partitions: { type: "string" },
       help: { type: "boolean", short: "h" },

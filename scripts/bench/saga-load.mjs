@@ -9,7 +9,7 @@ export function percentile(sorted, p) {
 }
 
 /** A run gives up when no saga has finished for this long (a wedged store or node). */
-const STALL_MS = 60_000;
+const STALL_MS = 120_000;
 
 /**
  * Runs `total` sagas of `steps` no-op steps on `participant`, spreading the
