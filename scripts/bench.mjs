@@ -77,25 +77,28 @@ try {
     for (const concurrency of options.concurrency) {
       const run = { concurrency, warmupMs: 1_000, durationMs: options.floorSeconds * 1_000 };
       log(`floor: no-op gRPC calls at C=${concurrency}`);
-      result.floors.grpc[concurrency] = await grpcFloor({
-        address: participant,
-        ...run,
-        onProgress: (phase, n) => log(`floor: gRPC C=${concurrency} ${phase} ${n} calls`, true),
-      });
-      log(
-        `floor: gRPC C=${concurrency}: ${result.floors.grpc[concurrency].callsPerSecond.toFixed(0)} calls/s`,
+      result.floors.grpc[concurrency] = await measureFloor(() =>
+        grpcFloor({
+          address: participant,
+          ...run,
+          onProgress: (phase, n) => log(`floor: gRPC C=${concurrency} ${phase} ${n} calls`, true),
+        }),
       );
+      log(`floor: gRPC C=${concurrency}: ${fixed0(result.floors.grpc[concurrency].callsPerSecond)} calls/s`);
       if (withStore) {
         log(`floor: store read + conditional update at C=${concurrency}`);
-        result.floors.store[concurrency] = await storeFloor({
-          uri: services.mongoUri,
-          ...run,
-          onProgress: (phase, n) => log(`floor: store C=${concurrency} ${phase} ${n} updates`, true),
-        });
+        result.floors.store[concurrency] = await measureFloor(() =>
+          storeFloor({
+            uri: services.mongoUri,
+            ...run,
+            onProgress: (phase, n) => log(`floor: store C=${concurrency} ${phase} ${n} updates`, true),
+          }),
+        );
         log(
-          `floor: store C=${concurrency}: ${result.floors.store[concurrency].updatesPerSecond.toFixed(0)} updates/s`,
+          `floor: store C=${concurrency}: ${fixed0(result.floors.store[concurrency].updatesPerSecond)} updates/s`,
         );
       }
+      save();
     }
   }
 
@@ -124,6 +127,7 @@ try {
       log(`${cellName(cell)}: FAILED ${err?.message ?? err}`);
     }
     result.cells.push(r);
+    save();
   }
 } finally {
   await participantProc.stop();
@@ -131,10 +135,29 @@ try {
 }
 
 result.finishedAt = new Date().toISOString();
-result.targets = checkTargets(result.cells);
-mkdirSync(path.dirname(options.json), { recursive: true });
-writeFileSync(options.json, `${JSON.stringify(result, null, 2)}\n`);
+save();
 console.log(`\n${formatReport(result)}\n\nresult: ${options.json}`);
+
+/** Writes the result so far (after every floor and cell, so an interrupted run keeps what it measured). */
+function save() {
+  result.targets = checkTargets(result.cells);
+  mkdirSync(path.dirname(options.json), { recursive: true });
+  writeFileSync(options.json, `${JSON.stringify(result, null, 2)}\n`);
+}
+
+/** A floor's figures, or { failed } when it could not be measured (the cells still run). */
+async function measureFloor(measure) {
+  try {
+    return await measure();
+  } catch (err) {
+    log(`floor FAILED: ${err?.message ?? err}`);
+    return { failed: String(err?.message ?? err) };
+  }
+}
+
+function fixed0(x) {
+  return x === undefined ? "n/a" : x.toFixed(0);
+}
 
 function machine() {
   let commit = "unknown";
