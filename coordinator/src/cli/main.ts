@@ -122,7 +122,7 @@ function commonOptions(cmd: Command): Command {
     .addOption(
       new Option("--store-max-batch <n>", "group commit: most saga writes per store round trip")
         .env("SAGA_STORE_MAX_BATCH")
-        .default("500"),
+        .default("32"),
     )
     .addOption(
       new Option(

@@ -54,7 +54,7 @@ export const coordinatorConfigSchema = z.object({
   // Defaults here too, so programmatic callers (tests, the benchmark) may leave them out.
   "store-unavailable-ms": int(1000, 3_600_000).default(10_000),
   "store-flush-delay-ms": int(0, 1000).default(0),
-  "store-max-batch": int(1, 10_000).default(500),
+  "store-max-batch": int(1, 10_000).default(32),
   "retain-finished": int(0, 100_000_000).default(10_000),
   demo: z.boolean(),
 });

@@ -8,6 +8,7 @@ import type { SagaEventRecord, SagaRecord } from "../store/saga-record.js";
 import type { SagaStore } from "../store/saga-store.js";
 import type { ParticipantTransport } from "../transport/participant-transport.js";
 import { type Clock, systemClock } from "./clock.js";
+import { type DrivenSaga, DrivenSagas } from "./driven-sagas.js";
 import { NotOwnerError, SagaConflictError, SagaNotFoundError, SagaRejectedError } from "./driver-errors.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import { answerInput, outcomeLabel, type PlannedCall, planCall } from "./participant-call.js";
@@ -45,8 +46,7 @@ const DUE_BATCH = 200;
  */
 export class SagaDriver {
   private readonly queue = new KeyedQueue();
-  /** Latest record of sagas this node is driving; a stale entry only costs a failed conditional write. */
-  private readonly cache = new Map<string, SagaRecord>();
+  private readonly driven = new DrivenSagas();
   /** Calls in flight from this node, so a due timer does not send a duplicate of a live call. */
   private readonly inFlight = new Set<string>();
   /** Participant calls in flight (and the recording of their answers), by partition. */
@@ -130,7 +130,7 @@ export class SagaDriver {
         `partition ${partition} has a newer owner (fence ${inserted.newerFence} > ${fence})`,
       );
     }
-    this.cache.set(record.sagaId, record);
+    this.driven.created(record, []);
     this.options.metrics?.sagasStarted.inc({ saga_type: saga.definition.sagaType });
     const started = await this.apply(saga.sagaId, { type: "start" });
     return { record: started, created: true };
@@ -155,7 +155,7 @@ export class SagaDriver {
       const batch = await this.store.findActive(partitions, 500, after);
       if (batch.length === 0) return count;
       for (const record of batch) {
-        this.cache.delete(record.sagaId);
+        this.driven.drop(record.sagaId);
         this.applyInBackground(record.sagaId, { type: "recover" });
       }
       count += batch.length;
@@ -167,9 +167,14 @@ export class SagaDriver {
     this.logger.info({ count }, "recovering unfinished sagas: re-sending their in-flight calls");
   }
 
+  /** What this node knows of a saga it drives (or just finished), without a store read. */
+  peek(sagaId: string): DrivenSaga | undefined {
+    return this.driven.peek(sagaId);
+  }
+
   /** Forget cached records of partitions this node no longer owns. */
   forgetPartition(partition: number): void {
-    for (const [id, record] of this.cache) if (record.partition === partition) this.cache.delete(id);
+    this.driven.forgetPartition(partition);
   }
 
   /** Serialized per saga: load, transition, conditional write, then commands. */
@@ -179,8 +184,13 @@ export class SagaDriver {
 
   private async applyNow(sagaId: string, input: SagaInput): Promise<SagaRecord> {
     for (let tries = 0; tries < MAX_CONFLICT_RETRIES; tries++) {
-      const current = this.cache.get(sagaId) ?? (await this.store.get(sagaId));
-      if (!current) throw new SagaNotFoundError(sagaId);
+      let current = this.driven.record(sagaId);
+      if (!current) {
+        const stored = await this.store.get(sagaId);
+        if (!stored) throw new SagaNotFoundError(sagaId);
+        this.driven.loaded(stored);
+        current = stored;
+      }
       const fence = this.ownership.fenceFor(current.partition);
       if (fence === null) throw new NotOwnerError(`this node does not own partition ${current.partition}`);
       if (current.fence > fence) {
@@ -220,16 +230,15 @@ export class SagaDriver {
       try {
         written = await this.store.update(next, current.version, events);
       } catch (err) {
-        this.cache.delete(sagaId);
+        this.driven.drop(sagaId);
         throw err;
       }
       if (!written) {
         // Someone else wrote first (another node, or an ex-owner): reload and decide again.
-        this.cache.delete(sagaId);
+        this.driven.drop(sagaId);
         continue;
       }
-      if (isTerminal(next.state.status)) this.cache.delete(sagaId);
-      else this.cache.set(sagaId, next);
+      this.driven.written(next, events, isTerminal(next.state.status));
       this.bus.publish(sagaId, events);
       this.logTransition(next, input);
       const status = next.state.status;

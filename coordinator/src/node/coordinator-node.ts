@@ -3,6 +3,7 @@ import { MongoClient } from "mongodb";
 import type { Logger } from "pino";
 import { adminService, type ClusterStatusSource } from "../api/admin-service.js";
 import { coordinatorService } from "../api/coordinator-service.js";
+import { driverBackedReads } from "../api/driver-backed-reads.js";
 import { localRouter, type RequestRouter } from "../api/request-router.js";
 import { ClusterKeys } from "../cluster/cluster-keys.js";
 import { ClusterRouter } from "../cluster/cluster-router.js";
@@ -265,7 +266,7 @@ export async function startCoordinatorNode(
     maxLabels: config["max-labels"],
   };
   const api = coordinatorService({
-    store,
+    store: driverBackedReads(store, (id) => driver.peek(id)),
     writer: driver,
     router: topology.router,
     bus,

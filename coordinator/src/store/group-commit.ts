@@ -2,7 +2,11 @@
 export type BatchOutcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
 export interface GroupCommitOptions {
-  /** Most operations per flush; a full batch is flushed at once, even while another flush is under way. */
+  /**
+   * Most operations per flush. A full batch is flushed at once, even while
+   * other flushes are under way (up to maxInFlight): servers that apply a
+   * batch's writes one by one (FerretDB) then still overlap their commits.
+   */
   maxBatch: number;
   /**
    * How long an operation may wait for company before a flush starts when no
@@ -84,8 +88,12 @@ export class GroupCommit<Op, R> {
       )
       .finally(() => {
         this.inFlight--;
-        // What queued up during this flush goes out now, together.
+        // What queued up during this flush goes out now: one batch if nothing
+        // else is in flight, and every further full batch in parallel.
         if (this.queue.length > 0 && this.inFlight === 0) this.flushNow();
+        while (this.queue.length >= this.options.maxBatch && this.inFlight < this.options.maxInFlight) {
+          this.flushNow();
+        }
       });
   }
 }

@@ -1,6 +1,6 @@
 import { Binary } from "mongodb";
 import type { SagaDefinition, StepDefinition } from "../engine/saga-definition.js";
-import type { SagaState, StepState } from "../engine/saga-state.js";
+import { isTerminal, type SagaState, type StepState } from "../engine/saga-state.js";
 import type { SagaEventRecord, SagaRecord } from "./saga-record.js";
 
 // The MongoDB shape of a saga. Maps keyed by user-chosen names (steps, labels)
@@ -11,6 +11,8 @@ export interface SagaDocument {
   _id: string;
   partition: number;
   status: string;
+  /** True until the saga is COMPLETED or COMPENSATED: what timers and recovery look at. */
+  open: boolean;
   sagaType: string;
   /** "key=value" per label, for $all queries. */
   labelPairs: string[];
@@ -71,12 +73,13 @@ export function toDocument(r: SagaRecord, history: SagaEventRecord[], lastWrite:
 /** The fields a transition changes; the definition is written once, at insert. */
 export type StateFields = Pick<
   SagaDocument,
-  "status" | "nextWakeAt" | "state" | "version" | "fence" | "updatedAt" | "eventSeq" | "lastWrite"
+  "status" | "open" | "nextWakeAt" | "state" | "version" | "fence" | "updatedAt" | "eventSeq" | "lastWrite"
 >;
 
 export function toStateFields(r: SagaRecord, lastWrite: string): StateFields {
   return {
     status: r.state.status,
+    open: !isTerminal(r.state.status),
     nextWakeAt: r.state.nextWakeAt,
     state: {
       ...r.state,

@@ -22,7 +22,7 @@ import type { InsertResult, ListQuery, PartitionSet, SagaStore } from "./saga-st
 const DUPLICATE_KEY = 11000;
 const ACTIVE = ["RUNNING", "COMPENSATING"];
 
-export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 500, delayMs: 0, maxInFlight: 2 };
+export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 32, delayMs: 0, maxInFlight: 8 };
 
 /** The fencing token of the newest owner of a partition, written before its sagas are stamped. */
 interface PartitionFenceDocument {
@@ -53,8 +53,6 @@ export class MongoSagaStore implements SagaStore {
   private readonly sagas: Collection<SagaDocument>;
   private readonly fences: Collection<PartitionFenceDocument>;
   private readonly writes: GroupCommit<WriteOp, WriteResult>;
-  /** Reads of single sagas by id, batched the same way: one find per batch. */
-  private readonly reads: GroupCommit<string, SagaDocument | null>;
   /** Tags this store's writes, so a batch can tell which conditional updates it won. */
   private readonly writerId = randomBytes(6).toString("hex");
   private writeCount = 0;
@@ -67,7 +65,6 @@ export class MongoSagaStore implements SagaStore {
     this.sagas = db.collection<SagaDocument>("sagas");
     this.fences = db.collection<PartitionFenceDocument>("partition_fences");
     this.writes = new GroupCommit((ops) => this.flush(ops), groupCommit);
-    this.reads = new GroupCommit((ids) => this.readBatch(ids), { ...groupCommit, delayMs: 0 });
   }
 
   static async open(
@@ -76,8 +73,9 @@ export class MongoSagaStore implements SagaStore {
     groupCommit: GroupCommitOptions = DEFAULT_GROUP_COMMIT,
   ): Promise<MongoSagaStore> {
     const store = new MongoSagaStore(db, onClose, groupCommit);
-    await store.sagas.createIndex({ partition: 1, nextWakeAt: 1 });
-    await store.sagas.createIndex({ status: 1, partition: 1, _id: 1 });
+    // Timers and recovery look only at open sagas, however many have finished.
+    await store.sagas.createIndex({ open: 1, nextWakeAt: 1 });
+    await store.sagas.createIndex({ open: 1, partition: 1, _id: 1 });
     await store.sagas.createIndex({ createdAt: -1, _id: -1 });
     return store;
   }
@@ -97,7 +95,8 @@ export class MongoSagaStore implements SagaStore {
   }
 
   async get(sagaId: string): Promise<SagaRecord | null> {
-    const doc = await this.reads.submit(sagaId);
+    // By _id alone: every MongoDB-wire server answers that from its primary key.
+    const doc = await this.sagas.findOne({ _id: sagaId }, { projection: WITHOUT_HISTORY });
     return doc ? fromDocument(doc) : null;
   }
 
@@ -135,7 +134,7 @@ export class MongoSagaStore implements SagaStore {
   }
 
   async findDue(now: number, partitions: PartitionSet, limit: number): Promise<SagaRecord[]> {
-    const filter: Filter<SagaDocument> = { nextWakeAt: { $ne: null, $lte: now } };
+    const filter: Filter<SagaDocument> = { open: true, nextWakeAt: { $ne: null, $lte: now } };
     if (partitions !== null) filter.partition = { $in: [...partitions] };
     const docs = await this.sagas
       .find(filter, { projection: WITHOUT_HISTORY })
@@ -146,7 +145,7 @@ export class MongoSagaStore implements SagaStore {
   }
 
   async findActive(partitions: PartitionSet, limit: number, afterSagaId: string): Promise<SagaRecord[]> {
-    const filter: Filter<SagaDocument> = { status: { $in: ACTIVE }, _id: { $gt: afterSagaId } };
+    const filter: Filter<SagaDocument> = { open: true, status: { $in: ACTIVE }, _id: { $gt: afterSagaId } };
     if (partitions !== null) filter.partition = { $in: [...partitions] };
     const docs = await this.sagas
       .find(filter, { projection: WITHOUT_HISTORY })
@@ -165,13 +164,14 @@ export class MongoSagaStore implements SagaStore {
     // stamping below is then caught by the check in flush().
     await this.fences.updateOne({ _id: partition }, { $max: { fence } }, { upsert: true });
     await this.sagas.updateMany(
-      { partition, fence: { $lt: fence }, status: { $in: [...ACTIVE, "FAILED"] } },
+      { partition, open: true, fence: { $lt: fence } },
       { $set: { fence }, $inc: { version: 1 } },
     );
   }
 
   async events(sagaId: string, afterSequence: number, limit: number): Promise<SagaEventRecord[]> {
-    const history = (await this.reads.submit(sagaId))?.history ?? [];
+    const doc = await this.sagas.findOne({ _id: sagaId }, { projection: { history: 1 } });
+    const history = doc?.history ?? [];
     // Sequences are 1, 2, 3, ... in array order.
     return history.slice(afterSequence, afterSequence + limit).filter((e) => e.sequence > afterSequence);
   }
@@ -187,13 +187,6 @@ export class MongoSagaStore implements SagaStore {
   private nextToken(): string {
     this.writeCount++;
     return `${this.writerId}.${this.writeCount.toString(36)}`;
-  }
-
-  /** Whole documents (history included: watchers read both), one find for the batch. */
-  private async readBatch(ids: string[]): Promise<BatchOutcome<SagaDocument | null>[]> {
-    const docs = await this.sagas.find({ _id: { $in: [...new Set(ids)] } }).toArray();
-    const byId = new Map(docs.map((d) => [d._id, d]));
-    return ids.map((id) => ({ ok: true, value: byId.get(id) ?? null }));
   }
 
   /** One round trip for the batch, plus one read only when it is needed to tell outcomes apart. */
