@@ -1,15 +1,17 @@
-// One cell of the matrix: fresh coordinator process(es), a warm-up, then a
-// measured window of sagas with CPU, memory and store round trips read
-// around it.
+// One cell of the matrix: fresh coordinator process(es) and database, an
+// idle sample, a warm-up, then a measured window of steady load with CPU,
+// memory and store round trips read at its ends.
 import { randomUUID } from "node:crypto";
 import { SagaClient } from "@saga-coordinator/participant-sdk";
 import { MongoClient } from "mongodb";
 import { startCoordinators } from "./coordinators.mjs";
 import { cpuMs, vmMiB } from "./proc-stats.mjs";
-import { percentile, runSagas } from "./saga-load.mjs";
+import { percentile, runSagaLoad } from "./saga-load.mjs";
 import { readStoreRoundTrips, roundTripDelta } from "./store-round-trips.mjs";
 
 const IDLE_SAMPLE_MS = 2_000;
+/** The warm-up ends after `warmup` finished sagas or this long, whichever comes first. */
+const WARMUP_MAX_SECONDS = 30;
 
 /** Label of a cell, e.g. "start 3n 10 steps C=200". */
 export const cellName = (c) => `${c.mode} ${c.nodes}n ${c.steps} steps C=${c.concurrency}`;
@@ -32,57 +34,66 @@ export async function runCell(cell, { participant, services, log }) {
     const dead = cluster.crashed();
     return dead ? `${dead.name} died:\n${dead.output().slice(-2000)}` : null;
   };
-  // What the nodes burn with no saga at all (timers, etcd leases, partition polls), for reading CPU per saga.
-  const idleBefore = cluster.nodes.map((n) => cpuMs(n.pid));
-  await new Promise((r) => setTimeout(r, IDLE_SAMPLE_MS));
-  const idleCpuMsPerSecond =
-    (cluster.nodes.reduce((sum, n, i) => sum + cpuMs(n.pid) - idleBefore[i], 0) * 1000) / IDLE_SAMPLE_MS;
-  const base = { clients, participant: participant.address, steps, concurrency, shouldAbort };
-  let warmupErrors = 0;
   try {
-    if (warmup > 0) {
-      const warm = await runSagas({
-        ...base,
-        total: warmup,
-        maxSeconds: Math.min(5, cell.maxSeconds),
-        // Errors while warming up show in the measured run too; only a stall or a crash ends the cell here.
-        maxErrors: Number.POSITIVE_INFINITY,
-        idPrefix: `warm-${id}`,
-        onProgress: (done) => log(`${cellName(cell)}: warm-up ${done}/${warmup}`, true),
-      });
-      warmupErrors = warm.errorCount;
-      if (warm.aborted) {
-        const lines = [
-          `warm-up aborted: ${warm.aborted}`,
-          ...Object.entries(warm.errors).map(([message, n]) => `  ${n}× ${message}`),
-          ...cluster.nodes.flatMap(problemLines).map((line) => `  coordinator: ${line}`),
-        ];
-        throw new Error(lines.join("\n"));
-      }
-    }
+    // What the nodes burn with no saga at all (timers, etcd leases, partition polls), for reading CPU per saga.
     const pids = cluster.nodes.map((n) => n.pid);
-    const cpuBefore = pids.map(cpuMs);
-    const tripsBefore = await Promise.all(cluster.nodes.map((n) => readStoreRoundTrips(n.metricsAddress)));
-    const clientCpuBefore = process.cpuUsage();
-    const participantCpuBefore = cpuMs(participant.pid);
-    const run = await runSagas({
-      ...base,
-      total: sagas,
-      maxSeconds: cell.maxSeconds,
-      idPrefix: `bench-${id}`,
-      onProgress: (done, seconds) =>
-        log(`${cellName(cell)}: ${done}/${sagas} sagas, ${(done / seconds).toFixed(0)}/s`, true),
-    });
-    const cpuAfter = pids.map(cpuMs);
-    const tripsAfter = await Promise.all(cluster.nodes.map((n) => readStoreRoundTrips(n.metricsAddress)));
-    const clientCpu = process.cpuUsage(clientCpuBefore);
-    const participantCpu = cpuMs(participant.pid) - participantCpuBefore;
-    const peakRss = pids.map((pid) => vmMiB(pid, "VmHWM"));
+    const idleBefore = pids.map(cpuMs);
+    await new Promise((r) => setTimeout(r, IDLE_SAMPLE_MS));
+    const idleCpuMsPerSecond =
+      (pids.reduce((sum, pid, i) => sum + cpuMs(pid) - idleBefore[i], 0) * 1000) / IDLE_SAMPLE_MS;
 
+    // Snapshots at both ends of the measured window: CPU read next to the window's clock,
+    // round trips just outside it (a scrape takes milliseconds).
+    const snapshot = async (cpuFirst) => {
+      const at = {};
+      if (cpuFirst) at.cpu = pids.map(cpuMs);
+      at.trips = await Promise.all(cluster.nodes.map((n) => readStoreRoundTrips(n.metricsAddress)));
+      at.cpu ??= pids.map(cpuMs);
+      at.client = process.cpuUsage();
+      at.participant = cpuMs(participant.pid);
+      return at;
+    };
+    let before;
+    let after;
+    const run = await runSagaLoad({
+      clients,
+      participant: participant.address,
+      steps,
+      concurrency,
+      idPrefix: `bench-${id}`,
+      warmup,
+      warmupMaxSeconds: WARMUP_MAX_SECONDS,
+      sagas,
+      windowSeconds: cell.windowSeconds,
+      windowStart: async () => {
+        before = await snapshot(false);
+      },
+      windowEnd: async () => {
+        after = await snapshot(true);
+      },
+      shouldAbort,
+      onProgress: (phase, done, seconds) =>
+        log(
+          phase === "window"
+            ? `${cellName(cell)}: ${done}/${sagas} sagas in ${seconds.toFixed(0)} s, ${(done / seconds).toFixed(0)}/s`
+            : `${cellName(cell)}: ${phase}, ${done}/${warmup} sagas`,
+          true,
+        ),
+    });
+    if (!run.windowStarted || !after) {
+      const lines = [
+        `${run.windowStarted ? "measured run" : "warm-up"} aborted: ${run.aborted}`,
+        ...Object.entries({ ...run.warmup.errors, ...run.errors }).map(([m, n]) => `  ${n}× ${m}`),
+        ...cluster.nodes.flatMap(problemLines).map((line) => `  coordinator: ${line}`),
+      ];
+      throw new Error(lines.join("\n"));
+    }
+    const peakRss = pids.map((pid) => vmMiB(pid, "VmHWM"));
     const completed = run.latencies.length;
-    const coordinatorCpuMs = cpuAfter.reduce((sum, after, i) => sum + after - cpuBefore[i], 0);
-    const trips = roundTripDelta(tripsBefore, tripsAfter);
+    const cpuPerNode = after.cpu.map((ms, i) => ms - before.cpu[i]);
+    const trips = roundTripDelta(before.trips, after.trips);
     const totalTrips = trips && Object.values(trips).reduce((a, b) => a + b, 0);
+    const clientCpu = after.client.user + after.client.system - before.client.user - before.client.system;
     const perSaga = (x) => (completed > 0 ? x / completed : null);
     return {
       ...cell,
@@ -98,15 +109,15 @@ export async function runCell(cell, { participant, services, log }) {
       statuses: run.statuses,
       storeRoundTripsPerSaga: trips && perSaga(totalTrips),
       storeRoundTripsByOperation: trips,
-      coordinatorCpuMsPerSaga: perSaga(coordinatorCpuMs),
+      coordinatorCpuMsPerSaga: perSaga(cpuPerNode.reduce((a, b) => a + b, 0)),
       coordinatorIdleCpuMsPerSecond: idleCpuMsPerSecond,
-      coordinatorCpuMsPerNode: cpuAfter.map((after, i) => after - cpuBefore[i]),
+      coordinatorCpuMsPerNode: cpuPerNode,
       coordinatorPeakRssMiB: peakRss,
-      participantCpuMsPerSaga: perSaga(participantCpu),
-      clientCpuMsPerSaga: perSaga((clientCpu.user + clientCpu.system) / 1000),
+      participantCpuMsPerSaga: perSaga(after.participant - before.participant),
+      clientCpuMsPerSaga: perSaga(clientCpu / 1000),
+      warmupRun: { finished: run.warmup.finished, errors: run.warmup.errors },
       errors: run.errors,
       errorCount: run.errorCount,
-      warmupErrors,
       aborted: run.aborted,
       // What the coordinators logged at warn or worse, when something went wrong.
       coordinatorProblems: run.errorCount > 0 || run.aborted ? cluster.nodes.map(problemLines) : undefined,

@@ -8,9 +8,9 @@ export const USAGE = `npm run bench -- [flags]   (build first: npm run build)
   --nodes 1,3              node counts for start (dev is always 1 node; 3 nodes need etcd)
   --steps 3,10             steps per saga
   --concurrency 50,200     sagas in flight
-  --sagas N                measured sagas per cell, at most (default: dev 3000, start 1500)
-  --cell-seconds S         no new saga starts after S measured seconds (default 10)
-  --warmup N               unmeasured sagas first, per cell (default: the concurrency; 5 s of starts at most)
+  --sagas N                the measured window ends after N finished sagas (default: dev 3000, start 1500)
+  --cell-seconds S         ...or after S seconds, whichever comes first (default 10)
+  --warmup N               sagas finished before the window opens, per cell (default: the concurrency; 30 s at most)
   --floor-seconds S        measured seconds of each floor (default 3; 0 skips the floors)
   --partitions N           coordinators' --partitions (default: theirs)
   --json PATH              result file (default bench-results/bench-<time>.json)
@@ -61,8 +61,9 @@ export function parseOptions(argv) {
   const warmup = values.warmup === undefined ? null : Number(values.warmup);
   if (warmup !== null && !(Number.isInteger(warmup) && warmup >= 0))
     throw new Error(`--warmup: "${values.warmup}" is not a whole number`);
-  const maxSeconds = Number(values["cell-seconds"]);
-  if (!(maxSeconds > 0)) throw new Error(`--cell-seconds: "${values["cell-seconds"]}" is not a number > 0`);
+  const windowSeconds = Number(values["cell-seconds"]);
+  if (!(windowSeconds > 0))
+    throw new Error(`--cell-seconds: "${values["cell-seconds"]}" is not a number > 0`);
   const floorSeconds = Number(values["floor-seconds"]);
   if (!(floorSeconds >= 0))
     throw new Error(`--floor-seconds: "${values["floor-seconds"]}" is not a number >= 0`);
@@ -82,7 +83,7 @@ export function parseOptions(argv) {
             steps: s,
             concurrency: c,
             sagas: sagas ?? (mode === "dev" ? 3000 : 1500),
-            maxSeconds,
+            windowSeconds,
             coordinatorArgs,
             warmup: warmup ?? c,
           });

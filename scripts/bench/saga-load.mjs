@@ -1,6 +1,12 @@
-// Runs sagas through SagaClient.start + waitFor, as users do: `concurrency`
-// loops, each starting one saga and waiting for its terminal status.
+// Saga load as users make it: `concurrency` loops, each starting a saga with
+// SagaClient.start and waiting for its terminal status with waitFor, then
+// starting the next. The load runs without a break through a warm-up and the
+// measured window, so the window sees a steady state (sagas in flight at both
+// of its ends), not a ramp-up or a drain.
 import { SagaStatus, saga } from "@saga-coordinator/participant-sdk";
+
+/** A run gives up when no saga has finished for this long (a wedged store or node). */
+const STALL_MS = 120_000;
 
 /** The nearest-rank percentile of sorted values. */
 export function percentile(sorted, p) {
@@ -8,80 +14,110 @@ export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
-/** A run gives up when no saga has finished for this long (a wedged store or node). */
-const STALL_MS = 120_000;
-
 /**
- * Runs `total` sagas of `steps` no-op steps on `participant`, spreading the
- * loops over `clients` (one per node). Returns latencies (submit→terminal,
- * ms, sorted), terminal statuses, errors and the wall time. Gives up early
- * (aborted: reason) when `shouldAbort()` says so, errors pile up, or no saga
- * finishes for STALL_MS; in-flight calls are then cancelled. Starts no new
- * saga after `maxSeconds`, so a slow setup still ends in bounded time.
+ * Runs sagas of `steps` no-op steps on `participant`, the loops spread over
+ * `clients` (one per node). Warm-up: until `warmup` sagas have finished or
+ * `warmupMaxSeconds` have passed. Then `windowStart()` (snapshots) and the
+ * measured window: until `sagas` sagas have finished in it or `windowSeconds`
+ * have passed; then `windowEnd()` and the loops stop (calls in flight are
+ * cancelled). Returns the window's latencies (submit→terminal, ms, sorted),
+ * terminal statuses, errors and length. Gives up (aborted: reason) when
+ * `shouldAbort()` names a reason, the window sees more than `maxErrors`
+ * errors, or no saga finishes for STALL_MS.
  */
-export async function runSagas({
-  clients,
-  participant,
-  steps,
-  concurrency,
-  total,
-  idPrefix,
-  maxSeconds = Number.POSITIVE_INFINITY,
-  maxErrors = Math.max(10, Math.floor(total * 0.05)),
-  onProgress,
-  shouldAbort,
-}) {
-  const latencies = [];
-  const statuses = {};
-  const errors = {};
-  let errorCount = 0;
-  let next = 0;
+export async function runSagaLoad(o) {
+  const { clients, participant, steps, concurrency, idPrefix, onProgress, shouldAbort } = o;
+  const maxErrors = o.maxErrors ?? Math.max(10, Math.floor(o.sagas * 0.05));
+  const window = { latencies: [], statuses: {}, errors: {}, errorCount: 0, seconds: 0 };
+  const warm = { finished: 0, errors: {}, errorCount: 0 };
+  let phase = "warmup"; // → "starting window" → "window" → "ending window" → "done"
   let aborted = null;
   const stop = new AbortController();
-  const abort = (reason) => {
-    aborted ??= reason;
+  const finish = (reason) => {
+    if (reason) aborted ??= reason;
+    phase = "done";
     stop.abort();
   };
-  const started = performance.now();
-  // After maxSeconds no new saga starts; those in flight finish.
-  const startUntil = started + maxSeconds * 1000;
-  let lastFinish = started;
+  const began = performance.now();
+  let windowBegan = 0;
+  let lastFinish = began;
+  let next = 0;
+
+  const countError = (into, err) => {
+    // Grouped without their numbers (deadline timings, ports), so alike errors count together.
+    const message = String(err?.message ?? err)
+      .split("\n")[0]
+      .replace(/\d+(\.\d+)?/g, "#");
+    into.errors[message] = (into.errors[message] ?? 0) + 1;
+    into.errorCount++;
+  };
+
+  const advance = () =>
+    changePhase().catch((err) => finish(`reading the window's figures failed: ${err?.message ?? err}`));
+  const changePhase = async () => {
+    const now = performance.now();
+    if (phase === "warmup" && (warm.finished >= o.warmup || now - began >= o.warmupMaxSeconds * 1000)) {
+      phase = "starting window";
+      await o.windowStart();
+      if (phase !== "starting window") return;
+      phase = "window";
+      windowBegan = performance.now();
+    } else if (
+      phase === "window" &&
+      (window.latencies.length >= o.sagas || now - windowBegan >= o.windowSeconds * 1000)
+    ) {
+      phase = "ending window";
+      window.seconds = (performance.now() - windowBegan) / 1000;
+      await o.windowEnd();
+      finish(null);
+    }
+  };
+
   const worker = async (w) => {
     const client = clients[w % clients.length];
-    while (next < total && !aborted && performance.now() < startUntil) {
-      const i = next++;
-      let builder = saga("bench").id(`${idPrefix}-${i}`);
+    while (phase !== "done") {
+      let builder = saga("bench").id(`${idPrefix}-${next++}`);
       for (let s = 0; s < steps; s++) builder = builder.step(`s${s}`, participant, { text: "x" });
       const t0 = performance.now();
+      const startedIn = phase;
       try {
         const { saga: created } = await client.start(builder, { signal: stop.signal });
         const done = await client.waitFor(created.sagaId, { timeoutMs: 120_000, signal: stop.signal });
-        latencies.push(performance.now() - t0);
-        const name = SagaStatus[done.status] ?? String(done.status);
-        statuses[name] = (statuses[name] ?? 0) + 1;
+        lastFinish = performance.now();
+        if (phase === "window") {
+          window.latencies.push(lastFinish - t0);
+          const name = SagaStatus[done.status] ?? String(done.status);
+          window.statuses[name] = (window.statuses[name] ?? 0) + 1;
+        } else if (phase === "warmup") {
+          warm.finished++;
+        }
       } catch (err) {
-        if (aborted) break;
-        // Grouped without their numbers (deadline timings, ports), so alike errors count together.
-        const message = String(err?.message ?? err)
-          .split("\n")[0]
-          .replace(/\d+(\.\d+)?/g, "#");
-        errors[message] = (errors[message] ?? 0) + 1;
-        if (++errorCount > maxErrors) abort(`more than ${maxErrors} errors`);
+        if (phase === "done") break;
+        lastFinish = performance.now();
+        if (phase === "window" && startedIn === "window") {
+          countError(window, err);
+          if (window.errorCount > maxErrors) finish(`more than ${maxErrors} errors`);
+        } else {
+          countError(warm, err);
+        }
       }
-      lastFinish = performance.now();
+      await advance();
     }
   };
-  const progress = setInterval(() => {
+
+  const ticker = setInterval(() => {
     const reason = shouldAbort?.();
-    if (reason) abort(reason);
-    if (performance.now() - lastFinish > STALL_MS) abort(`no saga finished for ${STALL_MS / 1000} s`);
-    onProgress?.(latencies.length + errorCount, (performance.now() - started) / 1000);
+    if (reason) finish(reason);
+    else if (performance.now() - lastFinish > STALL_MS) finish(`no saga finished for ${STALL_MS / 1000} s`);
+    else advance();
+    const seconds = (performance.now() - (windowBegan || began)) / 1000;
+    onProgress?.(phase, phase === "window" ? window.latencies.length : warm.finished, seconds);
   }, 1000);
   try {
     await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
   } finally {
-    clearInterval(progress);
+    clearInterval(ticker);
   }
-  latencies.sort((a, b) => a - b);
-  return { latencies, statuses, errors, errorCount, aborted, seconds: (performance.now() - started) / 1000 };
+  window.latencies.sort((a, b) => a - b);
+  return { ...window, warmup: warm, aborted, windowStarted: windowBegan > 0 };
 }
