@@ -20,6 +20,7 @@ describe("MongoSagaStore group commit", () => {
       () => counted.close(),
       {
         ...DEFAULT_GROUP_COMMIT,
+        maxBatch: 100,
         // Hold the first flush back a little, so every write below joins it.
         delayMs: 50,
       },
