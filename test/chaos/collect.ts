@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { status as grpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { type GetSagaResponse, SagaEventType, SagaStatus, StepStatus } from "@saga-coordinator/proto";
 import { Etcd3 } from "etcd3";
+import { MongoClient } from "mongodb";
 import { partitionOf } from "../../coordinator/src/cluster/partition-of.js";
 import { call } from "../support/grpc-call.js";
 import { effectsOf } from "../support/participant-effects.js";
@@ -192,4 +193,31 @@ export async function readNodeStatuses(lab: ChaosLab): Promise<NodeStatusView[]>
     }
   }
   return views;
+}
+
+/**
+ * The raw store documents of sagas that did not finish (minus their history), plus
+ * who holds their partitions in etcd: what a diagnosis of a stuck saga starts from.
+ */
+export async function dumpStuckSagas(lab: ChaosLab, sagaIds: readonly string[]): Promise<unknown[]> {
+  const client = new MongoClient(lab.mongo.url, { serverSelectionTimeoutMS: 10_000 });
+  try {
+    const docs = await client
+      .db(lab.database)
+      .collection<{ _id: string }>("sagas")
+      .find({ _id: { $in: [...sagaIds] } }, { projection: { history: 0, events: 0 } })
+      .toArray();
+    const etcd = await readEtcd(lab).catch(() => undefined);
+    return docs.map((d) => {
+      const partition = (d as { partition?: number }).partition;
+      const holder = partition === undefined ? undefined : etcd?.owners.get(partition);
+      return {
+        ...d,
+        etcdOwner: holder?.nodeId,
+        etcdAssigned: partition === undefined ? undefined : etcd?.assignment[partition],
+      };
+    });
+  } finally {
+    await client.close();
+  }
 }

@@ -1,11 +1,13 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { type ServiceError, status } from "@grpc/grpc-js";
 import { partitionOf } from "../../coordinator/src/cluster/partition-of.js";
 import { call } from "../support/grpc-call.js";
 import { ChaosLab } from "./chaos-lab.js";
 import { clusterConverged } from "./cluster-convergence.js";
 import {
+  dumpStuckSagas,
   getSaga,
   mapLimit,
   readEtcd,
@@ -136,17 +138,22 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
 
     await ensureCoordinatorsRunning(lab, log);
     for (const p of lab.participants.values()) if (!p.running) await p.start();
+    // Every planned saga: one whose StartSaga timed out on the client may exist all the same.
     const pending = await waitTerminal(
       lab,
-      started.filter((s) => s.accepted).map((s) => s.sagaId),
+      planned.map((p) => p.sagaId),
       options.finishTimeoutMs,
       log,
     );
     log(
-      pending === 0
+      pending.length === 0
         ? "every saga is terminal"
-        : `${pending} sagas still not terminal after ${options.finishTimeoutMs} ms`,
+        : `${pending.length} sagas still not terminal after ${options.finishTimeoutMs} ms (store documents in stuck-sagas.json)`,
     );
+    if (pending.length > 0) {
+      const stuck = await dumpStuckSagas(lab, pending).catch((err: unknown) => [{ error: String(err) }]);
+      writeFileSync(path.join(runDir, "stuck-sagas.json"), `${JSON.stringify(stuck, null, 2)}\n`);
+    }
 
     const probes = await runProbes(lab, runId, log);
     const convergence = await waitConverged(lab, 60_000);
@@ -247,19 +254,22 @@ async function waitConverged(lab: ChaosLab, timeoutMs: number): Promise<Invarian
   }
 }
 
-/** Polls the sagas until all are terminal; returns how many are not. */
+/** Polls the sagas until all are terminal (or do not exist); returns those that are not. */
 async function waitTerminal(
   lab: ChaosLab,
   ids: string[],
   timeoutMs: number,
   log: (l: string) => void,
-): Promise<number> {
+): Promise<string[]> {
   const until = Date.now() + timeoutMs;
   let open = ids;
   let lastLog = 0;
   while (open.length > 0 && Date.now() < until) {
     const states = await mapLimit(open, 8, async (id) => {
-      const res = await getSaga(lab, id, false).catch(() => undefined);
+      const res = await getSaga(lab, id, false).catch((err: ServiceError) =>
+        err.code === status.NOT_FOUND ? "missing" : undefined,
+      );
+      if (res === "missing") return null;
       const s = statusName(res?.saga?.status);
       return s === "COMPLETED" || s === "COMPENSATED" || s === "FAILED" ? null : id;
     });
@@ -272,7 +282,7 @@ async function waitTerminal(
       await sleep(1_000);
     }
   }
-  return open.length;
+  return open;
 }
 
 /** One one-step saga on every partition after the run: each must complete, so every partition is driven. */
@@ -322,7 +332,7 @@ async function runProbes(lab: ChaosLab, runId: string, log: (l: string) => void)
       }
     }
   });
-  const stuck = await waitTerminal(lab, ids, 60_000, log);
+  const stuck = (await waitTerminal(lab, ids, 60_000, log)).length;
   const finals = await mapLimit(ids, 8, async (id) =>
     statusName((await getSaga(lab, id, false).catch(() => undefined))?.saga?.status),
   );
