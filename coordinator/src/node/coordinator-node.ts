@@ -144,8 +144,9 @@ function watchBackoff(failures = 1): WatchBackoff {
  * The etcd client: every unary call has a deadline (a stalled etcd must not
  * hang a node), and watches reconnect within 2 s of etcd coming back.
  */
-function etcdClient(hosts: string[], leaseTtlSeconds: number): Etcd3 {
-  const callTimeoutMs = Math.min(5000, Math.max(2000, leaseTtlSeconds * 1000));
+function etcdClient(hosts: string[]): Etcd3 {
+  // Long enough for a loaded etcd, short enough that a stalled one costs a retry, not a hang.
+  const callTimeoutMs = 5000;
   return new Etcd3({
     hosts,
     dialTimeout: 5000,
@@ -162,7 +163,7 @@ function etcdTopology(
 ): Topology {
   const nodeId = config["node-id"];
   const advertise = config.advertise ?? config.listen;
-  const client = etcdClient(hosts, config["lease-ttl-seconds"]);
+  const client = etcdClient(hosts);
   const keys = new ClusterKeys(config["etcd-prefix"]);
   const view = new ClusterView(client, keys, logger);
   let driverRef: SagaDriver | null = null;
@@ -256,6 +257,7 @@ export async function startCoordinatorNode(
   const driver = new SagaDriver(store, transport, topology.ownership, bus, logger, {
     metrics,
     pollIntervalMs: config["poll-interval-ms"],
+    maxInFlightCalls: config["max-inflight-calls"],
     lostCallGraceMs: config["lost-call-grace-ms"],
     resolveParticipant: (p) => participants[p] ?? p,
     partitionOf: (id) => partitionOf(id, config.partitions),
