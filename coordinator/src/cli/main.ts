@@ -131,6 +131,14 @@ function commonOptions(cmd: Command): Command {
       )
         .env("SAGA_RETAIN_FINISHED")
         .default("10000"),
+    )
+    .addOption(
+      new Option(
+        "--max-inflight-calls <n>",
+        "participant calls this node sends at once; more wait in a queue (their dispatch is already durable)",
+      )
+        .env("SAGA_MAX_INFLIGHT_CALLS")
+        .default("2000"),
     );
 }
 

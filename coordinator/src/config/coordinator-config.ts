@@ -56,6 +56,7 @@ export const coordinatorConfigSchema = z.object({
   "store-flush-delay-ms": int(0, 1000).default(0),
   "store-max-batch": int(1, 10_000).default(32),
   "retain-finished": int(0, 100_000_000).default(10_000),
+  "max-inflight-calls": int(1, 1_000_000).default(2_000),
   demo: z.boolean(),
 });
 

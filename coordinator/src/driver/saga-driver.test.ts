@@ -126,7 +126,7 @@ class FakeOwnership implements PartitionOwnership {
   }
 }
 
-function setup() {
+function setup(maxInFlightCalls?: number) {
   const store = new ControlledStore();
   const transport = new FakeTransport();
   const ownership = new FakeOwnership();
@@ -139,6 +139,7 @@ function setup() {
     partitionOf: () => 3,
     clock,
     random: () => 0.5,
+    ...(maxInFlightCalls ? { maxInFlightCalls } : {}),
   });
   driver.start();
   return { store, transport, ownership, clock, bus, driver };
@@ -283,5 +284,26 @@ describe("SagaDriver", () => {
     await driver.stop();
     expect(ownership.lostPartitions).toEqual([3]);
     expect((await store.get("s9"))?.state.steps.reserve?.status).toBe("EXECUTING");
+  });
+
+  it("queues calls past maxInFlightCalls and sends each when a slot frees", async () => {
+    const { transport, driver, bus } = setup(1);
+    const done = statusReached(bus, "q2", "COMPLETED");
+    await driver.startSaga({ sagaId: "q1", definition: twoSteps, definitionHash: "h" });
+    await driver.startSaga({ sagaId: "q2", definition: twoSteps, definitionHash: "h" });
+    const first = await transport.next();
+    expect(first.key).toBe("q1/reserve/execute");
+    expect(transport.sent).toHaveLength(1);
+    first.answer(ok("r"));
+    // q1's next call and q2's queued one compete for the one slot, oldest first.
+    const second = await transport.next();
+    expect(second.key).toBe("q2/reserve/execute");
+    second.answer(ok("r"));
+    for (;;) {
+      const call = await transport.next();
+      call.answer(ok("x"));
+      if (call.key === "q2/charge/execute") break;
+    }
+    await done;
   });
 });

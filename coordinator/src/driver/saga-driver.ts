@@ -24,6 +24,8 @@ export interface DriverOptions {
   resolveParticipant: (participant: string) => string;
   partitionOf: (sagaId: string) => number;
   metrics?: CoordinatorMetrics;
+  /** Participant calls sent at once by this node; more wait in a queue (default 2,000). */
+  maxInFlightCalls?: number;
   /** Time and the poll timer; a ManualClock in unit tests. */
   clock?: Clock;
   random?: () => number;
@@ -36,6 +38,20 @@ export interface NewSaga {
 }
 
 const MAX_CONFLICT_RETRIES = 20;
+export const DEFAULT_MAX_IN_FLIGHT_CALLS = 2_000;
+
+function callKey(planned: PlannedCall): string {
+  return `${planned.call.sagaId}/${planned.call.step}/${planned.phase}/${planned.call.attempt}`;
+}
+
+/** Whether the saga still waits for this very attempt (a queued call may have been overtaken). */
+function stillAwaited(record: SagaRecord, command: SagaCommand): boolean {
+  const step = record.state.steps[command.step];
+  if (!step) return false;
+  return command.type === "dispatchExecute"
+    ? step.status === "EXECUTING" && step.attempts === command.attempt
+    : step.status === "COMPENSATING" && step.compensateAttempts === command.attempt;
+}
 const DUE_BATCH = 200;
 
 /**
@@ -49,6 +65,10 @@ export class SagaDriver {
   private readonly driven = new DrivenSagas();
   /** Calls in flight from this node, so a due timer does not send a duplicate of a live call. */
   private readonly inFlight = new Set<string>();
+  /** Calls waiting for a free slot (past maxInFlightCalls), oldest first. */
+  private waitingCalls: { sagaId: string; command: SagaCommand; key: string }[] = [];
+  private callsRunning = 0;
+  private readonly maxInFlightCalls: number;
   /** Participant calls in flight (and the recording of their answers), by partition. */
   private readonly pendingCalls = new Map<Promise<void>, number>();
   private stopPolling: (() => void) | null = null;
@@ -66,6 +86,7 @@ export class SagaDriver {
     private readonly options: DriverOptions,
   ) {
     this.clock = options.clock ?? systemClock;
+    this.maxInFlightCalls = options.maxInFlightCalls ?? DEFAULT_MAX_IN_FLIGHT_CALLS;
     this.random = options.random ?? Math.random;
   }
 
@@ -83,6 +104,8 @@ export class SagaDriver {
     this.stopped = true;
     this.stopPolling?.();
     this.stopPolling = null;
+    for (const waiting of this.waitingCalls) this.inFlight.delete(waiting.key);
+    this.waitingCalls = [];
     while (this.pendingCalls.size > 0) await Promise.allSettled([...this.pendingCalls.keys()]);
   }
 
@@ -259,15 +282,29 @@ export class SagaDriver {
     });
   }
 
-  /** Sends the call a command asks for, then feeds the answer back in; at most one live call per attempt. */
+  /**
+   * Sends the call a command asks for, then feeds the answer back in; at most
+   * one live call per attempt. Past `maxInFlightCalls` the call waits in a
+   * queue that holds only its key (memory stays bounded however many sagas
+   * wait on a slow participant); its dispatch is already durable.
+   */
   private dispatch(record: SagaRecord, command: SagaCommand): void {
     const planned = planCall(record, command);
     if (!planned) return;
-    const { sagaId, step, attempt } = planned.call;
-    const key = `${sagaId}/${step}/${planned.phase}/${attempt}`;
+    const key = callKey(planned);
     if (this.inFlight.has(key) || this.ownership.isDraining(record.partition)) return;
     this.inFlight.add(key);
+    if (this.callsRunning >= this.maxInFlightCalls) {
+      this.waitingCalls.push({ sagaId: record.sagaId, command, key });
+      return;
+    }
+    this.send(record.partition, planned, key);
+  }
+
+  private send(partition: number, planned: PlannedCall, key: string): void {
+    const { sagaId, step, attempt } = planned.call;
     const log = this.logger.child({ sagaId, step, attempt, phase: planned.phase });
+    this.callsRunning++;
     const pending: Promise<void> = this.callParticipant(planned, log)
       .then((input) => this.apply(sagaId, input))
       .then(
@@ -279,10 +316,33 @@ export class SagaDriver {
         },
       )
       .finally(() => {
+        this.callsRunning--;
         this.inFlight.delete(key);
         this.pendingCalls.delete(pending);
+        this.sendWaiting();
       });
-    this.pendingCalls.set(pending, record.partition);
+    this.pendingCalls.set(pending, partition);
+  }
+
+  /** Sends queued calls that are still what their saga waits for. */
+  private sendWaiting(): void {
+    while (this.callsRunning < this.maxInFlightCalls) {
+      const waiting = this.waitingCalls.shift();
+      if (!waiting) return;
+      const record = this.driven.record(waiting.sagaId);
+      const planned = record && !this.stopped ? planCall(record, waiting.command) : null;
+      if (
+        !record ||
+        !planned ||
+        !stillAwaited(record, waiting.command) ||
+        this.ownership.isDraining(record.partition)
+      ) {
+        // Superseded, or no longer known here: the saga's durable timer re-sends what is still due.
+        this.inFlight.delete(waiting.key);
+        continue;
+      }
+      this.send(record.partition, planned, waiting.key);
+    }
   }
 
   private async callParticipant(planned: PlannedCall, log: Logger): Promise<SagaInput> {
@@ -320,6 +380,7 @@ export class SagaDriver {
   }
 
   private logTransition(record: SagaRecord, input: SagaInput): void {
+    if (record.state.status !== "FAILED" && !this.logger.isLevelEnabled("debug")) return;
     const log = this.logger.child({ sagaId: record.sagaId, sagaType: record.definition.sagaType });
     const step = "step" in input ? input.step : undefined;
     const attempt = "attempt" in input ? input.attempt : undefined;
