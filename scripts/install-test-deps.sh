@@ -85,7 +85,9 @@ ferretdb_patches=(scripts/ferretdb/*.patch)
 patches_sum() { cat "${ferretdb_patches[@]}" | sha256sum | cut -d' ' -f1; }
 
 ferretdb_is_current() {
-  [ -x "$ferretdb" ] && "$ferretdb" --version 2>/dev/null | grep -qx "version: $FERRETDB_VERSION" \
+  # Not `--version | grep -q`: grep quits at the first match, and under pipefail the
+  # writer's SIGPIPE would fail the check at random.
+  [ -x "$ferretdb" ] && grep -qx "version: $FERRETDB_VERSION" <<<"$("$ferretdb" --version 2>/dev/null)" \
     && [ "$(cat "$ferretdb.patches" 2>/dev/null)" = "$(patches_sum)" ]
 }
 
