@@ -11,7 +11,8 @@ const run = async (args: string[], env: Record<string, string> = {}) => {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [MAIN, ...args], {
       env: { ...process.env, ...env },
-      timeout: 15_000,
+      // Only a guard against a hung process: under CPU stress starting node took over 15 s.
+      timeout: 90_000,
     });
     return { code: 0, stdout, stderr };
   } catch (err) {
