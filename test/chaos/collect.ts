@@ -208,15 +208,31 @@ export async function dumpStuckSagas(lab: ChaosLab, sagaIds: readonly string[]):
       .find({ _id: { $in: [...sagaIds] } }, { projection: { history: 0, events: 0 } })
       .toArray();
     const etcd = await readEtcd(lab).catch(() => undefined);
-    return docs.map((d) => {
-      const partition = (d as { partition?: number }).partition;
-      const holder = partition === undefined ? undefined : etcd?.owners.get(partition);
-      return {
-        ...d,
-        etcdOwner: holder?.nodeId,
-        etcdAssigned: partition === undefined ? undefined : etcd?.assignment[partition],
-      };
-    });
+    return await Promise.all(
+      docs.map(async (d) => {
+        const partition = (d as { partition?: number }).partition;
+        const holder = partition === undefined ? undefined : etcd?.owners.get(partition);
+        // What each node's GetSaga answers: a node that disagrees with the document above reads a stale copy.
+        const perNode: Record<string, string> = {};
+        for (const c of lab.coordinators.values()) {
+          if (!c.process.running) continue;
+          perNode[c.nodeId] = await call(
+            c.client.getSaga,
+            c.client,
+            { sagaId: d._id, includeHistory: false },
+            8_000,
+          )
+            .then((r) => `${statusName(r.saga?.status)} version ${r.saga?.version}`)
+            .catch((err: unknown) => String(err).slice(0, 100));
+        }
+        return {
+          ...d,
+          etcdOwner: holder?.nodeId,
+          etcdAssigned: partition === undefined ? undefined : etcd?.assignment[partition],
+          getSagaPerNode: perNode,
+        };
+      }),
+    );
   } finally {
     await client.close();
   }
