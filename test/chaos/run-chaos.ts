@@ -127,6 +127,8 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
       progress: log,
     };
     const starting = startSagas(lab, requests, workload, attempts);
+    // Sagas in flight before the first fault, so the first kill has something to recover.
+    await sleep(Math.min(10_000, window / 10));
     await playFaults(lab, faults, log, records);
     // Sagas still waiting to be tried get two more minutes; past that they count as not accepted.
     workload.stopBy = Date.now() + 120_000;
