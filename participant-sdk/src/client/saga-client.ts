@@ -216,8 +216,10 @@ export class SagaClient {
    */
   async waitFor(sagaId: string, options: WaitOptions = {}): Promise<Saga> {
     const timeoutMs = options.timeoutMs ?? 60_000;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    // A timer cleared on return, not AbortSignal.timeout: many waits in a row leave nothing pending.
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
     try {
       let backoff: IBackoff<unknown> | undefined;
       for (;;) {
@@ -237,7 +239,7 @@ export class SagaClient {
         await sleep(backoff.duration, undefined, { signal });
       }
     } catch (err) {
-      if (timeout.aborted) {
+      if (timeout.signal.aborted) {
         throw new SagaClientError(
           status.DEADLINE_EXCEEDED,
           `saga ${sagaId} did not reach a terminal status within ${timeoutMs} ms`,
@@ -245,6 +247,8 @@ export class SagaClient {
         );
       }
       throw SagaClientError.from(err, "WaitFor");
+    } finally {
+      clearTimeout(timer);
     }
   }
 
