@@ -41,6 +41,7 @@ export class PartitionOwner implements PartitionOwnership {
   private readonly busy = new Map<number, symbol>();
   private readonly failures = new Map<number, { count: number; until: number }>();
   private readonly operations = new Set<Promise<void>>();
+  private failureReport: { partitions: number[]; actions: Set<string>; err: unknown } | null = null;
   private accepting = true;
   private storeHealthy = true;
   private stopped = false;
@@ -176,11 +177,8 @@ export class PartitionOwner implements PartitionOwnership {
         () => void this.failures.delete(partition),
         (err: unknown) => {
           if (!this.live(partition, token)) return;
-          const delay = this.fail(partition);
-          this.logger.warn(
-            { err, partition, action: action.type, retryInMs: delay },
-            "partition operation failed",
-          );
+          this.fail(partition);
+          this.report(action.type, partition, err);
         },
       )
       .finally(() => {
@@ -215,6 +213,26 @@ export class PartitionOwner implements PartitionOwnership {
     this.draining.delete(partition);
     this.hooks.forget(partition);
     return true;
+  }
+
+  /** Failures of one moment (etcd away: every partition at once) make one log line. */
+  private report(action: string, partition: number, err: unknown): void {
+    const pending = this.failureReport;
+    if (pending) {
+      pending.partitions.push(partition);
+      pending.actions.add(action);
+      return;
+    }
+    this.failureReport = { partitions: [partition], actions: new Set([action]), err };
+    setTimeout(() => {
+      const report = this.failureReport;
+      this.failureReport = null;
+      if (!report || this.stopped) return;
+      this.logger.warn(
+        { err: report.err, partitions: report.partitions, actions: [...report.actions] },
+        "partition operations failed; each is retried after a backoff",
+      );
+    }, 100).unref();
   }
 
   /** Cool-down before the partition's next operation; returns its length. */
