@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
+import { findOnPath } from "./binaries.js";
 import { waitUntil } from "./probes.js";
 import type { RestartOptions, ServiceControl } from "./running-service.js";
 
@@ -117,10 +118,11 @@ export class ManagedProcess implements ServiceControl {
   }
 
   private spawn(): void {
-    const { command, args, env, uid, gid } = this.spec;
+    const { env, uid, gid } = this.spec;
+    const [command, ...args] = withParentDeathSignal([this.spec.command, ...this.spec.args]);
     this.output = "";
     this.exitReason = undefined;
-    const child = spawn(command, args, {
+    const child = spawn(command as string, args, {
       env: env ?? process.env,
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
@@ -147,6 +149,17 @@ export class ManagedProcess implements ServiceControl {
       });
     });
   }
+}
+
+const setpriv = process.platform === "linux" ? findOnPath("setpriv") : undefined;
+
+/**
+ * The command line run under `setpriv --pdeathsig KILL` (util-linux) where there
+ * is one: the server then dies with the process that started it even when that
+ * process is SIGKILLed (e.g. a test worker), which no exit handler can catch.
+ */
+function withParentDeathSignal(commandLine: string[]): string[] {
+  return setpriv ? [setpriv, "--pdeathsig", "KILL", "--", ...commandLine] : commandLine;
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
