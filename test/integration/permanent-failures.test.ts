@@ -1,5 +1,13 @@
-import { Server, ServerCredentials } from "@grpc/grpc-js";
-import { SagaEventType, SagaStatus, StepKind, StepStatus } from "@saga-coordinator/proto";
+import { Metadata, Server, ServerCredentials, status } from "@grpc/grpc-js";
+import { BusinessFailure } from "@saga-coordinator/participant-sdk";
+import {
+  type ParticipantServiceServer,
+  ParticipantServiceService,
+  SagaEventType,
+  SagaStatus,
+  StepKind,
+  StepStatus,
+} from "@saga-coordinator/proto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { fastRetry, type Harness, startHarness, step } from "../support/coordinator-harness.js";
 import { call } from "../support/grpc-call.js";
@@ -9,13 +17,51 @@ import { type RecordingParticipant, startRecordingParticipant } from "../support
 // gRPC server at the participant's address that does not serve
 // saga.v1.ParticipantService, as after a misconfigured deployment) is not
 // retried: a RETRIABLE step parks the saga FAILED for an operator, and
-// AdminService.ResumeSaga finishes it once the participant is fixed.
+// AdminService.ResumeSaga finishes it once the participant is fixed; a
+// COMPENSATABLE step compensates at once; a refused Compensate parks the saga
+// FAILED at once.
 
 /** A gRPC server with no services: every call gets grpc-js's own UNIMPLEMENTED. */
-async function startWrongServer(listen = "127.0.0.1:0"): Promise<{ address: string; stop(): Promise<void> }> {
+function startWrongServer(): Promise<{ address: string; stop(): Promise<void> }> {
+  return serve(new Server());
+}
+
+/**
+ * A participant whose Compensate is refused with PERMISSION_DENIED (its ACL does not let the
+ * coordinator undo) until `grant()`; Execute always succeeds. Counts the Compensates it accepted.
+ */
+async function startDenyingParticipant() {
+  let granted = false;
+  let compensated = 0;
+  const impl: ParticipantServiceServer = {
+    execute: (_call, cb) => cb(null, { output: Buffer.from("charge-1") }),
+    compensate: (_call, cb) => {
+      if (!granted) {
+        return cb({
+          code: status.PERMISSION_DENIED,
+          details: "coordinator may not refund",
+          metadata: new Metadata(),
+        });
+      }
+      compensated++;
+      cb(null, {});
+    },
+  };
   const server = new Server();
+  server.addService(ParticipantServiceService, impl);
+  const served = await serve(server);
+  return {
+    ...served,
+    grant: () => {
+      granted = true;
+    },
+    compensated: () => compensated,
+  };
+}
+
+async function serve(server: Server): Promise<{ address: string; stop(): Promise<void> }> {
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(listen, ServerCredentials.createInsecure(), (err, p) =>
+    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
     ),
   );
@@ -95,6 +141,42 @@ describe("participant statuses that no retry can change", () => {
       expect(inventory.effects.get(`${saga.sagaId}/reserve/compensate`)).toBe(1);
     } finally {
       await wrong.stop();
+    }
+  });
+
+  it("PERMISSION_DENIED on Compensate: FAILED at once instead of after the compensation budget; resume finishes it", async () => {
+    const payments = await startDenyingParticipant();
+    const shipping = await startRecordingParticipant({
+      ship: {
+        execute: async () => {
+          throw new BusinessFailure("no address");
+        },
+      },
+    });
+    participants.push(shipping);
+    try {
+      const saga = await h.start({
+        steps: [
+          step("charge", payments.address, { compensateRetry: fastRetry(50) }),
+          step("ship", shipping.address),
+        ],
+      });
+      const failed = await h.waitFor(saga.sagaId, SagaStatus.SAGA_STATUS_FAILED);
+      expect(failed.steps[0]?.compensateAttempts).toBe(1); // not retried
+      expect(failed.steps[0]?.lastError).toBe("PERMISSION_DENIED: coordinator may not refund");
+      expect(failed.reason).toContain(
+        `participant ${payments.address} answered PERMISSION_DENIED: coordinator may not refund to Compensate of step charge`,
+      );
+      expect(failed.reason).toContain("AdminService.ResumeSaga");
+
+      payments.grant();
+      await call(h.admin.resumeSaga, h.admin, { sagaId: saga.sagaId, reason: "refund permission granted" });
+      const done = await h.waitFor(saga.sagaId);
+      expect(done.status).toBe(SagaStatus.SAGA_STATUS_COMPENSATED);
+      expect(done.steps[0]?.compensateAttempts).toBe(2);
+      expect(payments.compensated()).toBe(1);
+    } finally {
+      await payments.stop();
     }
   });
 });
