@@ -74,9 +74,9 @@ export async function runCell(cell, { participant, services, log }) {
       shouldAbort,
       onProgress: (phase, done, seconds) =>
         log(
-          phase === "window"
-            ? `${cellName(cell)}: ${done}/${sagas} sagas in ${seconds.toFixed(0)} s, ${(done / seconds).toFixed(0)}/s`
-            : `${cellName(cell)}: ${phase}, ${done}/${warmup} sagas`,
+          phase === "warmup" || phase === "starting window"
+            ? `${cellName(cell)}: ${phase}, ${done}/${warmup} sagas`
+            : `${cellName(cell)}: ${phase}, ${done}/${sagas} sagas in ${seconds.toFixed(0)} s, ${(done / seconds).toFixed(0)}/s`,
           true,
         ),
     });

@@ -111,7 +111,8 @@ export async function runSagaLoad(o) {
     else if (performance.now() - lastFinish > STALL_MS) finish(`no saga finished for ${STALL_MS / 1000} s`);
     else advance();
     const seconds = (performance.now() - (windowBegan || began)) / 1000;
-    onProgress?.(phase, phase === "window" ? window.latencies.length : warm.finished, seconds);
+    const inWindow = phase !== "warmup" && phase !== "starting window";
+    onProgress?.(phase, inWindow ? window.latencies.length : warm.finished, seconds);
   }, 1000);
   try {
     await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
