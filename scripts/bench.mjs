@@ -135,6 +135,7 @@ try {
 }
 
 result.finishedAt = new Date().toISOString();
+result.loadAverageAtEnd = os.loadavg();
 save();
 console.log(`\n${formatReport(result)}\n\nresult: ${options.json}`);
 

@@ -17,6 +17,10 @@ export function formatReport(result) {
   out.push(
     `machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.os}; commit ${machine.commit}`,
   );
+  const load = (l) => l?.map((x) => x.toFixed(1)).join(" ") ?? "n/a";
+  out.push(
+    `load average (1, 5, 15 min): ${load(machine.loadAverageAtStart)} at start, ${load(result.loadAverageAtEnd)} at end`,
+  );
   if (services.store) out.push(`store: ${services.store}`);
   if (services.etcdServer) out.push(`etcd: ${services.etcdServer}`);
   const cs = Object.keys(floors.grpc ?? {});
