@@ -9,7 +9,7 @@ export const USAGE = `npm run bench -- [flags]   (build first: npm run build)
   --steps 3,10             steps per saga
   --concurrency 50,200     sagas in flight
   --sagas N                the measured window ends after N finished sagas (default: dev 3000, start 1500)
-  --cell-seconds S         ...or after S seconds, whichever comes first (default 10)
+  --cell-seconds S         ...or after S seconds once C sagas have (at most 6 × S) (default 10)
   --warmup N               sagas finished before the window opens, per cell (default: the concurrency; 30 s at most)
   --floor-seconds S        measured seconds of each floor (default 3; 0 skips the floors)
   --partitions N           coordinators' --partitions (default: theirs)

@@ -7,6 +7,8 @@ import { SagaStatus, saga } from "@saga-coordinator/participant-sdk";
 
 /** A run gives up when no saga has finished for this long (a wedged store or node). */
 const STALL_MS = 120_000;
+/** How far a window may stretch past --cell-seconds to see a full round of its loops. */
+const WINDOW_STRETCH = 6;
 
 /** The nearest-rank percentile of sorted values. */
 export function percentile(sorted, p) {
@@ -18,9 +20,8 @@ export function percentile(sorted, p) {
  * Runs sagas of `steps` no-op steps on `participant`, the loops spread over
  * `clients` (one per node). Warm-up: until `warmup` sagas have finished or
  * `warmupMaxSeconds` have passed. Then `windowStart()` (snapshots) and the
- * measured window: until `sagas` sagas have finished in it or `windowSeconds`
- * have passed; then `windowEnd()` and the loops stop (calls in flight are
- * cancelled). Returns the window's latencies (submit→terminal, ms, sorted),
+ * measured window (see windowDone); then `windowEnd()` and the loops stop
+ * (calls in flight are cancelled). Returns the window's latencies (submit→terminal, ms, sorted),
  * terminal statuses, errors and length. Gives up (aborted: reason) when
  * `shouldAbort()` names a reason, the window sees more than `maxErrors`
  * errors, or no saga finishes for STALL_MS.
@@ -52,6 +53,13 @@ export async function runSagaLoad(o) {
     into.errorCount++;
   };
 
+  // The window ends after `sagas` finished sagas, or after windowSeconds once at least `concurrency`
+  // (capped by `sagas`) have finished in it, so a slow setup still gets figures over a full round of
+  // its loops; at most after WINDOW_STRETCH × windowSeconds whatever happened.
+  const windowDone = (finished, seconds) =>
+    finished >= o.sagas ||
+    (seconds >= o.windowSeconds && finished >= Math.min(o.sagas, concurrency)) ||
+    seconds >= WINDOW_STRETCH * o.windowSeconds;
   const advance = () =>
     changePhase().catch((err) => finish(`reading the window's figures failed: ${err?.message ?? err}`));
   const changePhase = async () => {
@@ -62,10 +70,7 @@ export async function runSagaLoad(o) {
       if (phase !== "starting window") return;
       phase = "window";
       windowBegan = performance.now();
-    } else if (
-      phase === "window" &&
-      (window.latencies.length >= o.sagas || now - windowBegan >= o.windowSeconds * 1000)
-    ) {
+    } else if (phase === "window" && windowDone(window.latencies.length, (now - windowBegan) / 1000)) {
       phase = "ending window";
       window.seconds = (performance.now() - windowBegan) / 1000;
       await o.windowEnd();
