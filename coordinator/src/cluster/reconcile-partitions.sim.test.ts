@@ -129,21 +129,18 @@ class Sim {
     const take: Step[] = [
       () => (this.storeDown ? "fail" : "next"), // claim
       () => {
-        // confirm: the lease as this node knows it, then etcd
-        if (this.etcdDown || !node.leaseAlive || node.lease !== lease) return "fail";
+        // confirm (a linearizable read of the key), then record in the same tick
+        if (this.etcdDown || node.lease !== lease) return "fail";
         const key = this.etcd.get(p);
         this.see(node, p);
-        return key && key.fence === fence && key.lease === lease && key.nodeId === node.id ? "next" : "fail";
-      },
-      () => {
-        if (!node.leaseAlive || node.lease !== lease) return "fail"; // same tick as the confirm in reality
+        if (!key || key.fence !== fence || key.lease !== lease || key.nodeId !== node.id) return "fail";
         node.fences.set(p, fence);
         node.fenceLease.set(p, lease);
         return "next";
       },
       () => (this.storeDown ? "fail" : "next"), // recover
       () => {
-        if (node.fences.get(p) === fence && (!node.leaseAlive || node.lease !== lease)) node.fences.delete(p);
+        if (node.fences.get(p) === fence && node.lease !== lease) node.fences.delete(p);
         return "done";
       },
     ];
