@@ -19,13 +19,14 @@ import type { PlannedSaga } from "./saga-mix.js";
 
 const tsToMs = (t?: Date) => t?.getTime() ?? 0;
 
-/** GetSaga through any running node (the first that answers); UNAVAILABLE everywhere is retried for up to 30 s. */
+/** GetSaga through any running node (the first that answers); failing everywhere is retried until `retryUntil` (default 30 s). */
 export async function getSaga(
   lab: ChaosLab,
   sagaId: string,
   includeHistory: boolean,
+  retryUntil = Date.now() + 30_000,
 ): Promise<GetSagaResponse> {
-  const until = Date.now() + 30_000;
+  const until = retryUntil;
   for (;;) {
     let last: unknown = new Error("no coordinator is running");
     for (const c of lab.coordinators.values()) {

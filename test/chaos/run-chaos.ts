@@ -268,7 +268,8 @@ async function waitTerminal(
   let lastLog = 0;
   while (open.length > 0 && Date.now() < until) {
     const states = await mapLimit(open, 8, async (id) => {
-      const res = await getSaga(lab, id, false).catch((err: ServiceError) =>
+      if (Date.now() > until) return id;
+      const res = await getSaga(lab, id, false, until).catch((err: ServiceError) =>
         err.code === status.NOT_FOUND ? "missing" : undefined,
       );
       if (res === "missing") return null;
