@@ -80,7 +80,8 @@ export async function readSagas(
     };
     let res: GetSagaResponse;
     try {
-      res = await getSaga(lab, p.sagaId, true);
+      // Retries end 3 minutes into the reading: a cluster that does not answer must not stall the report.
+      res = await getSaga(lab, p.sagaId, true, Math.min(Date.now() + 30_000, readBy));
     } catch (err) {
       // NOT_FOUND: never created (a StartSaga that was not accepted), or lost.
       const notFound = (err as ServiceError).code === grpcStatus.NOT_FOUND;
