@@ -72,6 +72,7 @@ export async function readSagas(
   lab: ChaosLab,
   planned: readonly PlannedSaga[],
 ): Promise<Map<string, SagaEnd>> {
+  const readBy = Date.now() + 180_000;
   const ends = await mapLimit(planned, 8, async (p): Promise<SagaEnd> => {
     const timeline: SagaTimeline = {
       sagaId: p.sagaId,
