@@ -355,8 +355,9 @@ export class SagaDriver {
         : await this.transport.compensate(address, planned.call, planned.timeoutMs);
     timer?.({ outcome: outcomeLabel(outcome) });
     if (!outcome.ok) {
-      // A business "no" is an expected outcome, not an operational problem.
-      const level = outcome.failure === "business" ? "info" : "warn";
+      // A business "no" is an expected outcome; a permanent refusal needs an operator.
+      const level =
+        outcome.failure === "business" ? "info" : outcome.failure === "permanent" ? "error" : "warn";
       log[level]({ failure: outcome.failure, error: outcome.error }, `${planned.phase} failed`);
     }
     return answerInput(planned, outcome);
