@@ -80,7 +80,9 @@ export async function runCell(cell, { participant, services, log }) {
           true,
         ),
     });
-    if (!run.windowStarted || !after) {
+    // A window cut short (errors, a stall) still reports what it measured, with the reason.
+    if (run.windowStarted && !after) after = await snapshot(true).catch(() => null);
+    if (!after) {
       const lines = [
         `${run.windowStarted ? "measured run" : "warm-up"} aborted: ${run.aborted}`,
         ...Object.entries({ ...run.warmup.errors, ...run.errors }).map(([m, n]) => `  ${n}× ${m}`),

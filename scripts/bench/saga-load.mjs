@@ -36,6 +36,7 @@ export async function runSagaLoad(o) {
   const stop = new AbortController();
   const finish = (reason) => {
     if (reason) aborted ??= reason;
+    if (phase === "window") window.seconds = (performance.now() - windowBegan) / 1000;
     phase = "done";
     stop.abort();
   };
@@ -45,9 +46,10 @@ export async function runSagaLoad(o) {
   let next = 0;
 
   const countError = (into, err) => {
-    // Grouped without their numbers (deadline timings, ports), so alike errors count together.
+    // Grouped without their numbers and deadline timings, so alike errors count together.
     const message = String(err?.message ?? err)
       .split("\n")[0]
+      .replace(/(Deadline exceeded).*$/, "$1")
       .replace(/\d+(\.\d+)?/g, "#");
     into.errors[message] = (into.errors[message] ?? 0) + 1;
     into.errorCount++;
