@@ -20,6 +20,9 @@ export interface PartitionHooks {
   forget(partition: number): void;
 }
 
+/** How long a take waits for a late keepalive answer before giving up (etcd3 declares a lease lost after 2 TTLs). */
+const LEASE_CONFIRM_WAIT_MS = 5000;
+
 /** How often decisions are re-made without an event (cool-downs ending, a lease clock running out). */
 const TICK_MS = 250;
 
@@ -281,11 +284,11 @@ export class PartitionOwner implements PartitionOwnership {
   }
 
   /**
-   * Why the key may no longer be ours under `leaseId`, or null when etcd confirms it is. The
-   * read is linearizable and etcd deletes a lease's keys when it expires, so finding the key
-   * under our lease proves the lease was alive after the stamp: no need to wait out a late
-   * keepalive (on a loaded machine that refused every take). Writes still wait for the lease
-   * clock (fenceFor).
+   * Why the key may no longer be ours under `leaseId`, or null when it surely is. A
+   * linearizable read finds the key under our lease (etcd deletes an expired lease's keys),
+   * but its answer may have waited out a pause (SIGSTOP) before we see it: so the lease clock
+   * must also say alive. On a loaded machine a keepalive answer is often just late, so wait a
+   * little for one rather than refuse the take.
    */
   private async doubt(partition: number, fence: number, leaseId: string): Promise<string | null> {
     if (this.lease().id !== leaseId) return "the lease was replaced";
@@ -295,8 +298,20 @@ export class PartitionOwner implements PartitionOwnership {
     this.view.noteRead(key, kv, Number(read.header.revision));
     if (!kv || Number(kv.create_revision) !== fence || String(kv.lease) !== leaseId)
       return "the ownership key is gone or was replaced";
-    if (this.lease().id !== leaseId) return "the lease was replaced";
+    if (!(await this.leaseConfirmed(leaseId))) return "the lease is not known to be alive";
     return null;
+  }
+
+  /** True once the lease clock says `leaseId` is alive; false if it is replaced or stays in doubt. */
+  private async leaseConfirmed(leaseId: string): Promise<boolean> {
+    const until = Date.now() + LEASE_CONFIRM_WAIT_MS;
+    for (;;) {
+      const lease = this.lease();
+      if (lease.id !== leaseId || this.stopped) return false;
+      if (lease.alive) return true;
+      if (Date.now() >= until) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   private async release(partition: number, fence: number, drain: boolean, token: symbol): Promise<void> {
