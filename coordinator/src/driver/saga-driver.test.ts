@@ -306,4 +306,13 @@ describe("SagaDriver", () => {
     }
     await done;
   });
+
+  it("stops answering reads of a running saga from memory once the partition is not ours", async () => {
+    const { driver, ownership, transport } = setup();
+    await driver.startSaga({ sagaId: "r1", definition: twoSteps, definitionHash: "h" });
+    await transport.next();
+    expect(driver.peek("r1")?.record.state.steps.reserve?.status).toBe("EXECUTING");
+    ownership.fence = null;
+    expect(driver.peek("r1")).toBeUndefined();
+  });
 });

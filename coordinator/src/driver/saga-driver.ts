@@ -192,7 +192,10 @@ export class SagaDriver {
 
   /** What this node knows of a saga it drives (or just finished), without a store read. */
   peek(sagaId: string): DrivenSaga | undefined {
-    return this.driven.peek(sagaId);
+    const known = this.driven.peek(sagaId);
+    if (!known || isTerminal(known.record.state.status)) return known;
+    // A running saga is only as fresh as our ownership: another node may drive it now.
+    return this.ownership.fenceFor(known.record.partition) === null ? undefined : known;
   }
 
   /** Forget cached records of partitions this node no longer owns. */
@@ -215,8 +218,13 @@ export class SagaDriver {
         current = stored;
       }
       const fence = this.ownership.fenceFor(current.partition);
-      if (fence === null) throw new NotOwnerError(`this node does not own partition ${current.partition}`);
+      if (fence === null) {
+        // Not ours any more: what we remember of it may be overtaken at any moment.
+        this.driven.drop(sagaId);
+        throw new NotOwnerError(`this node does not own partition ${current.partition}`);
+      }
       if (current.fence > fence) {
+        this.driven.drop(sagaId);
         this.ownership.lost(current.partition);
         throw new NotOwnerError(
           `partition ${current.partition} has a newer owner (fence ${current.fence} > ${fence})`,
