@@ -172,6 +172,8 @@ export class SagaDriver {
    * (default: all this node owns), e.g. after a restart or a takeover.
    */
   async recover(partitions = this.ownership.owned()): Promise<number> {
+    // Taken (again): whatever we remembered of these partitions may have moved on elsewhere.
+    for (const partition of partitions ?? []) this.driven.forgetPartition(partition);
     let after = "";
     let count = 0;
     for (;;) {
