@@ -150,10 +150,21 @@ describe("test services module", () => {
     if (!mongo) return;
     started.push(mongo);
     console.log(`[services.test] restarting ${mongo.description}`);
+    // After PostgreSQL restarts, FerretDB's first query on a pooled connection may fail
+    // ("terminating connection due to unexpected postmaster exit"), as with any
+    // server restart: a client retries, and so does this read, within a deadline.
     const readBack = async () => {
       const client = new MongoClient(mongo.url, { serverSelectionTimeoutMS: 20_000 });
       try {
-        return await client.db("restart").collection<{ _id: string }>("docs").findOne({ _id: "kept" });
+        const giveUpAt = Date.now() + 30_000;
+        for (;;) {
+          try {
+            return await client.db("restart").collection<{ _id: string }>("docs").findOne({ _id: "kept" });
+          } catch (err) {
+            if (Date.now() > giveUpAt) throw err;
+            await new Promise((r) => setTimeout(r, 200)); // retry pacing, not ordering
+          }
+        }
       } finally {
         await client.close();
       }
