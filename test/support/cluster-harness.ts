@@ -77,7 +77,7 @@ export async function startCluster(
         admin.close();
       }
     },
-    async settled(via, liveNodeIds, timeoutMs = 30_000) {
+    async settled(via, liveNodeIds, timeoutMs = 90_000) {
       const until = Date.now() + timeoutMs;
       for (;;) {
         // UNAVAILABLE (e.g. etcd restarting) just means "not settled yet".

@@ -29,7 +29,7 @@ export async function startCoordinatorProcess(
   const { child, output } = proc;
   const listen = args[args.indexOf("--listen") + 1] ?? "127.0.0.1:50051";
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`coordinator did not start:\n${output()}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`coordinator did not start:\n${output()}`)), 90_000);
     const check = () => {
       if (output().includes("coordinator ready")) {
         clearTimeout(timer);
