@@ -38,11 +38,8 @@ export class DrivenSagas {
 
   /** A saga loaded from the store (history not known here). */
   loaded(record: SagaRecord): void {
-    const known = this.live.get(record.sagaId);
-    this.live.set(record.sagaId, {
-      record,
-      history: known?.record.version === record.version ? known.history : null,
-    });
+    // Only called when nothing is remembered of the saga, so its history is unknown here.
+    this.live.set(record.sagaId, { record, history: null });
   }
 
   /** A transition of the saga was written: `next` with `events` appended. */
