@@ -204,7 +204,6 @@ export class ChaosLab {
       "--lease-ttl-seconds", String(s.leaseTtlSeconds),
       "--drain-timeout-ms", String(s.drainTimeoutMs),
       "--lost-call-grace-ms", "1000",
-      "--poll-interval-ms", "200",
       "--log-level", "info",
     ];
     const proc = new LabProcess({

@@ -59,9 +59,12 @@ function commonOptions(cmd: Command): Command {
     )
     .addOption(new Option("--max-labels <n>", "labels per saga").env("SAGA_MAX_LABELS").default("16"))
     .addOption(
-      new Option("--poll-interval-ms <ms>", "how often due timers are polled")
+      new Option(
+        "--poll-interval-ms <ms>",
+        "how often the store is scanned for due sagas not woken from memory",
+      )
         .env("SAGA_POLL_INTERVAL_MS")
-        .default("200"),
+        .default("2000"),
     )
     .addOption(
       new Option(

@@ -16,6 +16,8 @@ export interface StoreWatchdogOptions {
 export class StoreWatchdog {
   private healthy = true;
   private lastOk: number;
+  private lastCheck: number;
+  private every = 1000;
   private pinging = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly listeners = new Set<(healthy: boolean) => void>();
@@ -28,6 +30,7 @@ export class StoreWatchdog {
   ) {
     this.now = options.now ?? Date.now;
     this.lastOk = this.now();
+    this.lastCheck = this.lastOk;
   }
 
   get isHealthy(): boolean {
@@ -42,8 +45,9 @@ export class StoreWatchdog {
   /** Checks a few times per bound (at least every second). */
   start(): void {
     this.lastOk = this.now();
-    const every = Math.max(50, Math.min(1000, Math.floor(this.options.unavailableAfterMs / 4)));
-    this.timer = setInterval(() => this.check(), every);
+    this.lastCheck = this.lastOk;
+    this.every = Math.max(50, Math.min(1000, Math.floor(this.options.unavailableAfterMs / 4)));
+    this.timer = setInterval(() => this.check(), this.every);
     this.timer.unref();
   }
 
@@ -55,6 +59,11 @@ export class StoreWatchdog {
 
   /** One round: judge the silence so far, and send a ping unless one is still out. */
   check(): void {
+    const now = this.now();
+    // Far longer since the last round than the period: this process was paused (SIGSTOP, a
+    // long GC), and silence while it could not listen says nothing about the store.
+    if (now - this.lastCheck > 3 * this.every) this.lastOk = Math.max(this.lastOk, now - this.every);
+    this.lastCheck = now;
     if (this.healthy && this.now() - this.lastOk > this.options.unavailableAfterMs) {
       this.set(false);
       this.logger.error(

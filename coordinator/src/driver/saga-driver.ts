@@ -14,9 +14,14 @@ import { KeyedQueue } from "./keyed-queue.js";
 import { answerInput, outcomeLabel, type PlannedCall, planCall } from "./participant-call.js";
 import type { PartitionOwnership } from "./partition-ownership.js";
 import type { SagaEventBus } from "./saga-event-bus.js";
+import { WakeTimers } from "./wake-timers.js";
 
 export interface DriverOptions {
-  /** How often the store is polled for due timers. */
+  /**
+   * How often the store is scanned for due sagas this node holds no wake-up
+   * for (inserted by an ex-owner, or forgotten after a failed write); the
+   * wake-ups of the sagas it drives fire from memory.
+   */
   pollIntervalMs: number;
   /** Grace past a step's timeout before an unanswered call is presumed lost and re-sent. */
   lostCallGraceMs: number;
@@ -53,16 +58,21 @@ function stillAwaited(record: SagaRecord, command: SagaCommand): boolean {
     : step.status === "COMPENSATING" && step.compensateAttempts === command.attempt;
 }
 const DUE_BATCH = 200;
+/** Granularity of the in-memory wake-ups: a retry backoff fires at most this late. */
+const WAKE_SLOT_MS = 25;
+const RECOVER_BATCH = 500;
 
 /**
  * Drives sagas: applies inputs through the pure state machine, persists each
  * new state with one conditional write BEFORE carrying out its commands, and
  * feeds participant answers back in as inputs. Timers live in the store
- * (nextWakeAt) and are found by polling, so a restarted node loses nothing.
+ * (nextWakeAt), so a restarted node loses nothing; the sagas this node drives
+ * wake from memory, and a slow store poll finds the rest.
  */
 export class SagaDriver {
   private readonly queue = new KeyedQueue();
   private readonly driven = new DrivenSagas();
+  private readonly wakes: WakeTimers;
   /** Calls in flight from this node, so a due timer does not send a duplicate of a live call. */
   private readonly inFlight = new Set<string>();
   /** Calls waiting for a free slot (past maxInFlightCalls), oldest first. */
@@ -72,6 +82,7 @@ export class SagaDriver {
   /** Participant calls in flight (and the recording of their answers), by partition. */
   private readonly pendingCalls = new Map<Promise<void>, number>();
   private stopPolling: (() => void) | null = null;
+  private stopWaking: (() => void) | null = null;
   private polling = false;
   private stopped = true;
   private readonly clock: Clock;
@@ -88,6 +99,7 @@ export class SagaDriver {
     this.clock = options.clock ?? systemClock;
     this.maxInFlightCalls = options.maxInFlightCalls ?? DEFAULT_MAX_IN_FLIGHT_CALLS;
     this.random = options.random ?? Math.random;
+    this.wakes = new WakeTimers(WAKE_SLOT_MS, this.clock.now());
   }
 
   private now(): number {
@@ -97,6 +109,7 @@ export class SagaDriver {
   start(): void {
     this.stopped = false;
     this.stopPolling = this.clock.every(this.options.pollIntervalMs, () => void this.pollDue());
+    this.stopWaking = this.clock.every(WAKE_SLOT_MS, () => this.wakeDue());
   }
 
   /** Stops polling and waits for in-flight participant calls and their transitions to finish. */
@@ -104,6 +117,8 @@ export class SagaDriver {
     this.stopped = true;
     this.stopPolling?.();
     this.stopPolling = null;
+    this.stopWaking?.();
+    this.stopWaking = null;
     for (const waiting of this.waitingCalls) this.inFlight.delete(waiting.key);
     this.waitingCalls = [];
     while (this.pendingCalls.size > 0) await Promise.allSettled([...this.pendingCalls.keys()]);
@@ -173,17 +188,17 @@ export class SagaDriver {
    */
   async recover(partitions = this.ownership.owned()): Promise<number> {
     // Taken (again): whatever we remembered of these partitions may have moved on elsewhere.
-    for (const partition of partitions ?? []) this.driven.forgetPartition(partition);
+    for (const partition of partitions ?? []) this.forgetPartition(partition);
     let after = "";
     let count = 0;
     for (;;) {
-      const batch = await this.store.findActive(partitions, 500, after);
-      if (batch.length === 0) return count;
+      const batch = await this.store.findActive(partitions, RECOVER_BATCH, after);
       for (const record of batch) {
         this.driven.drop(record.sagaId);
         this.applyInBackground(record.sagaId, { type: "recover" });
       }
       count += batch.length;
+      if (batch.length < RECOVER_BATCH) return count;
       after = (batch.at(-1) as SagaRecord).sagaId;
     }
   }
@@ -203,6 +218,7 @@ export class SagaDriver {
   /** Forget cached records of partitions this node no longer owns. */
   forgetPartition(partition: number): void {
     this.driven.forgetPartition(partition);
+    this.wakes.forgetPartition(partition);
   }
 
   /** Serialized per saga: load, transition, conditional write, then commands. */
@@ -217,6 +233,7 @@ export class SagaDriver {
         const stored = await this.store.get(sagaId);
         if (!stored) throw new SagaNotFoundError(sagaId);
         this.driven.loaded(stored);
+        this.wakes.set(sagaId, stored.partition, stored.state.nextWakeAt);
         current = stored;
       }
       const fence = this.ownership.fenceFor(current.partition);
@@ -272,6 +289,7 @@ export class SagaDriver {
         continue;
       }
       this.driven.written(next, events, isTerminal(next.state.status));
+      this.wakes.set(sagaId, next.partition, next.state.nextWakeAt);
       this.bus.publish(sagaId, events);
       this.logTransition(next, input);
       const status = next.state.status;
@@ -371,6 +389,15 @@ export class SagaDriver {
       log[level]({ failure: outcome.failure, error: outcome.error }, `${planned.phase} failed`);
     }
     return answerInput(planned, outcome);
+  }
+
+  /** Fires the in-memory wake-ups that came due, for partitions still driven here. */
+  private wakeDue(): void {
+    if (this.stopped) return;
+    for (const { sagaId, partition } of this.wakes.takeDue(this.now())) {
+      if (this.ownership.fenceFor(partition) === null) continue;
+      this.applyInBackground(sagaId, { type: "timerFired" });
+    }
   }
 
   private async pollDue(): Promise<void> {
