@@ -171,7 +171,7 @@ export function sagaStoreContract(name: string, open: () => Promise<SagaStore>):
 
     it("stamps a claimed partition's unfinished sagas, so the old owner's writes are refused", async () => {
       await store.insert(record("f1", { partition: 7, fence: 3 }), []);
-      await store.claimPartition(7, 9);
+      await store.claimPartitions([7], 9);
       const claimed = await store.get("f1");
       expect(claimed?.fence).toBe(9);
       expect(claimed?.version).toBe(1);
@@ -179,8 +179,23 @@ export function sagaStoreContract(name: string, open: () => Promise<SagaStore>):
       expect(await store.update(record("f1", { partition: 7, fence: 9, version: 2 }), 1, [])).toBe(true);
     });
 
+    it("stamps several partitions with one fence in one claim, and leaves the others alone", async () => {
+      await store.insert(record("m1", { partition: 21, fence: 3 }), []);
+      await store.insert(record("m2", { partition: 22, fence: 5 }), []);
+      await store.insert(record("m3", { partition: 23, fence: 4 }), []);
+      await store.claimPartitions([21, 22], 12);
+      expect((await store.get("m1"))?.fence).toBe(12);
+      expect((await store.get("m2"))?.fence).toBe(12);
+      expect((await store.get("m3"))?.fence).toBe(4);
+      // Both fence records moved: an ex-owner's late insert into either is caught.
+      expect(await store.insert(record("late22", { partition: 22, fence: 5 }), [])).toEqual({
+        inserted: true,
+        newerFence: 12,
+      });
+    });
+
     it("tells an ex-owner whose insert lands after a newer claim to leave the saga alone", async () => {
-      await store.claimPartition(8, 20);
+      await store.claimPartitions([8], 20);
       const late = await store.insert(record("late", { partition: 8, fence: 11 }), []);
       expect(late).toEqual({ inserted: true, newerFence: 20 });
       expect((await store.get("late"))?.sagaId).toBe("late");

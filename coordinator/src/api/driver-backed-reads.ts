@@ -18,7 +18,7 @@ export function driverBackedReads(
     list: (query) => store.list(query),
     findDue: (now, partitions, limit) => store.findDue(now, partitions, limit),
     findActive: (partitions, limit, after) => store.findActive(partitions, limit, after),
-    claimPartition: (partition, fence) => store.claimPartition(partition, fence),
+    claimPartitions: (partitions, fence) => store.claimPartitions(partitions, fence),
     countByStatus: (status) => store.countByStatus(status),
     ping: () => store.ping(),
     close: () => store.close(),

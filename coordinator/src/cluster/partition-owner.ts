@@ -1,6 +1,7 @@
 import type { Etcd3 } from "etcd3";
 import type { Logger } from "pino";
 import type { PartitionOwnership } from "../driver/partition-ownership.js";
+import { type BatchOutcome, GroupCommit } from "../store/group-commit.js";
 import type { ClusterKeys } from "./cluster-keys.js";
 import type { ClusterView } from "./cluster-view.js";
 import { createKeyUnderLease } from "./create-key.js";
@@ -10,8 +11,8 @@ import { clusterRetryDelayMs } from "./retry-delay.js";
 
 /** What taking and giving up a partition means to the rest of the node. */
 export interface PartitionHooks {
-  /** Stamp the partition's sagas with the new fence in the store. */
-  claim(partition: number, fence: number): Promise<void>;
+  /** Stamp the partitions' sagas with the new fence in the store. */
+  claim(partitions: readonly number[], fence: number): Promise<void>;
   /** Re-drive the partition's unfinished sagas. */
   recover(partition: number): Promise<void>;
   /** Wait for the partition's in-flight participant calls. */
@@ -26,6 +27,13 @@ const LEASE_CONFIRM_WAIT_MS = 5000;
 /** How often decisions are re-made without an event (cool-downs ending, a lease clock running out). */
 const TICK_MS = 250;
 
+/** A partition whose key is ours (created at `revision` under `leaseId`), to be stamped in the store. */
+interface ClaimRequest {
+  partition: number;
+  revision: number;
+  leaseId: string;
+}
+
 /**
  * Holds the partitions the leader assigned to this node, each through a
  * lease-bound ownership key created with a compare-and-swap; the key's create
@@ -34,10 +42,24 @@ const TICK_MS = 250;
  * actions, one operation per partition at a time, retrying failed ones with
  * backoff. Nothing is recorded as owned until the store carries the fence AND
  * etcd confirms, after that write, that the key is still ours under a live lease.
+ *
+ * Partitions taken together (a member left: dozens at once) are stamped in the
+ * store together, with one fence: the highest create revision among their
+ * keys. That is safe for every one of them. Each key's revision is higher than
+ * its previous owner's (created after that key was gone), so the stamp shuts
+ * every previous owner out. And a later owner's key of any of them is created
+ * after ours is gone; all our keys of a batch live under one lease, so ours
+ * was still there when the batch's newest key was created, and the later
+ * key's revision, hence its fence, is higher than the batch's. One store
+ * write per batch instead of one per partition: a takeover after a node dies
+ * is bounded by etcd, not by the store's write latency times the partitions.
  */
 export class PartitionOwner implements PartitionOwnership {
-  /** Partitions driven: their fence, and the lease the key was confirmed under. */
+  /** Partitions driven: their key's create revision, and the lease the key was confirmed under. */
   private readonly fences = new Map<number, number>();
+  /** Partitions driven: the fence their writes carry (their claim batch's, see above). */
+  private readonly writeFences = new Map<number, number>();
+  private readonly claims: GroupCommit<ClaimRequest, number>;
   private readonly fenceLeases = new Map<number, string>();
   private readonly draining = new Set<number>();
   /** Partitions with an operation under way, and that operation's token (see live()). */
@@ -61,13 +83,20 @@ export class PartitionOwner implements PartitionOwnership {
     private readonly lease: () => LeaseState,
     private readonly hooks: PartitionHooks,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    // One batch at a time: claims arriving meanwhile queue up and go out together next.
+    this.claims = new GroupCommit((batch) => this.claimBatch(batch), {
+      maxBatch: partitionCount,
+      delayMs: 0,
+      maxInFlight: 1,
+    });
+  }
 
   /** Only under the live lease the key was confirmed under: a paused node writes nothing when it wakes. */
   fenceFor(partition: number): number | null {
     const lease = this.lease();
     if (!lease.alive || this.fenceLeases.get(partition) !== lease.id) return null;
-    return this.fences.get(partition) ?? null;
+    return this.writeFences.get(partition) ?? null;
   }
 
   owned(): ReadonlySet<number> {
@@ -212,6 +241,7 @@ export class PartitionOwner implements PartitionOwnership {
 
   private drop(partition: number): boolean {
     this.fenceLeases.delete(partition);
+    this.writeFences.delete(partition);
     if (!this.fences.delete(partition)) return false;
     this.draining.delete(partition);
     this.hooks.forget(partition);
@@ -260,15 +290,16 @@ export class PartitionOwner implements PartitionOwnership {
     if (!this.live(partition, token)) return;
     // On failure (or abandonment) the key stays ours: reconcile adopts it again after a
     // cool-down, or deletes it if unwanted.
-    await this.hooks.claim(partition, fence);
+    const writeFence = await this.claims.submit({ partition, revision: fence, leaseId });
     if (!this.live(partition, token)) return;
     // The store write may have taken longer than the TTL (a pause, a slow database): check before driving.
     const doubt = await this.doubt(partition, fence, leaseId);
     if (doubt) throw new Error(`not taking partition ${partition} (fence ${fence}): ${doubt}`);
     if (!this.live(partition, token)) return;
     this.fences.set(partition, fence);
+    this.writeFences.set(partition, writeFence);
     this.fenceLeases.set(partition, leaseId);
-    this.logger.info({ partition, fence }, "took partition");
+    this.logger.info({ partition, fence: writeFence, keyRevision: fence }, "took partition");
     try {
       await this.hooks.recover(partition);
     } catch (err) {
@@ -281,6 +312,29 @@ export class PartitionOwner implements PartitionOwnership {
     // (a lease merely in doubt already stops every write, see fenceFor).
     if (this.fences.get(partition) === fence && this.lease().id !== leaseId && this.drop(partition))
       this.logger.warn({ partition }, "stopped driving partition: the lease changed while recovering it");
+  }
+
+  /** Stamps a batch of claims, one fence per lease (see the class comment). */
+  private async claimBatch(batch: ClaimRequest[]): Promise<BatchOutcome<number>[]> {
+    const outcomes: BatchOutcome<number>[] = [];
+    const byLease = new Map<string, number[]>();
+    batch.forEach((claim, i) => byLease.set(claim.leaseId, [...(byLease.get(claim.leaseId) ?? []), i]));
+    await Promise.all(
+      [...byLease.values()].map(async (indexes) => {
+        const claims = indexes.map((i) => batch[i] as ClaimRequest);
+        const fence = Math.max(...claims.map((c) => c.revision));
+        try {
+          await this.hooks.claim(
+            claims.map((c) => c.partition),
+            fence,
+          );
+          for (const i of indexes) outcomes[i] = { ok: true, value: fence };
+        } catch (error) {
+          for (const i of indexes) outcomes[i] = { ok: false, error };
+        }
+      }),
+    );
+    return outcomes;
   }
 
   /**

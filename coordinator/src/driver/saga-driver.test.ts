@@ -265,7 +265,7 @@ describe("SagaDriver", () => {
 
   it("leaves a saga alone when its insert landed after a newer owner claimed the partition", async () => {
     const { store, driver, ownership, transport } = setup();
-    await store.claimPartition(3, 9);
+    await store.claimPartitions([3], 9);
     await expect(
       driver.startSaga({ sagaId: "s8", definition: twoSteps, definitionHash: "h" }),
     ).rejects.toThrow(/newer owner/);
@@ -279,7 +279,7 @@ describe("SagaDriver", () => {
     const { store, driver, ownership, transport } = setup();
     await driver.startSaga({ sagaId: "s9", definition: twoSteps, definitionHash: "h" });
     const call = await transport.next();
-    await store.claimPartition(3, 50);
+    await store.claimPartitions([3], 50);
     call.answer(ok("late"));
     await driver.stop();
     expect(ownership.lostPartitions).toEqual([3]);

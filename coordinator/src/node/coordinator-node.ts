@@ -184,7 +184,7 @@ function etcdTopology(
     config.partitions,
     lease,
     {
-      claim: (p, fence) => store.claimPartition(p, fence),
+      claim: (partitions, fence) => store.claimPartitions(partitions, fence),
       recover: async (p) => void (await driver().recover(new Set([p]))),
       drain: (p) => driver().drainPartition(p),
       forget: (p) => driver().forgetPartition(p),

@@ -77,11 +77,13 @@ export class MemorySagaStore implements SagaStore {
     return n;
   }
 
-  async claimPartition(partition: number, fence: number): Promise<void> {
-    this.fences.set(partition, Math.max(fence, this.fences.get(partition) ?? 0));
+  async claimPartitions(partitions: readonly number[], fence: number): Promise<void> {
+    for (const partition of partitions)
+      this.fences.set(partition, Math.max(fence, this.fences.get(partition) ?? 0));
+    const claimed = new Set(partitions);
     for (const record of this.records.values()) {
       // Finished sagas are never written again, so only unfinished ones need the new fence.
-      if (record.partition === partition && record.fence < fence && !isTerminal(record.state.status)) {
+      if (claimed.has(record.partition) && record.fence < fence && !isTerminal(record.state.status)) {
         this.records.set(record.sagaId, { ...record, fence, version: record.version + 1 });
       }
     }

@@ -160,10 +160,17 @@ export class MongoSagaStore implements SagaStore {
     return this.sagas.countDocuments({ status });
   }
 
-  async claimPartition(partition: number, fence: number): Promise<void> {
-    // The fence record first: an insert by an ex-owner that lands after the
+  async claimPartitions(partitions: readonly number[], fence: number): Promise<void> {
+    if (partitions.length === 0) return;
+    // The fence records first: an insert by an ex-owner that lands after the
     // stamping below is then caught by the check in flush().
-    await this.fences.updateOne({ _id: partition }, { $max: { fence } }, { upsert: true });
+    await this.fences.bulkWrite(
+      partitions.map((partition) => ({
+        updateOne: { filter: { _id: partition }, update: { $max: { fence } }, upsert: true },
+      })),
+      { ordered: false },
+    );
+    const partition = partitions.length === 1 ? partitions[0] : { $in: [...partitions] };
     await this.sagas.updateMany(
       { partition, open: true, fence: { $lt: fence } },
       { $set: { fence }, $inc: { version: 1 } },

@@ -45,11 +45,13 @@ export interface SagaStore {
   /** Unfinished sagas (RUNNING or COMPENSATING) with sagaId > afterSagaId, by sagaId, for recovery. */
   findActive(partitions: PartitionSet, limit: number, afterSagaId: string): Promise<SagaRecord[]>;
   /**
-   * Records the partition's new fence, then stamps every unfinished saga of
-   * the partition with it (and bumps its version), so that no write of a
+   * Records the partitions' new fence, then stamps every unfinished saga of
+   * those partitions with it (and bumps its version), so that no write of a
    * previous owner can land after this, and no insert of one goes unnoticed.
+   * One fence for many partitions: a node taking several at once stamps them
+   * together (see PartitionOwner for why one fence is safe for all of them).
    */
-  claimPartition(partition: number, fence: number): Promise<void>;
+  claimPartitions(partitions: readonly number[], fence: number): Promise<void>;
   /** How many sagas have this status (for the FAILED gauge operators alert on). */
   countByStatus(status: SagaStatus): Promise<number>;
   /** One cheap round trip that fails when the store cannot be reached (the node's store watchdog uses it). */
