@@ -63,6 +63,32 @@ export function statusName(s: SagaStatus | undefined): string {
   return (SagaStatus[s ?? 0] ?? "UNKNOWN").replace("SAGA_STATUS_", "");
 }
 
+const DISPATCHES = new Set([
+  SagaEventType.SAGA_EVENT_TYPE_STEP_DISPATCHED,
+  SagaEventType.SAGA_EVENT_TYPE_COMPENSATION_DISPATCHED,
+]);
+
+/** Each dispatch in the history, and the time of its step's next event (its answer, or a re-send). */
+function callsOf(history: GetSagaResponse["history"]): NonNullable<SagaTimeline["calls"]> {
+  const calls: NonNullable<SagaTimeline["calls"]> = [];
+  const open = new Map<string, { sentAt: number; endedAt?: number }>();
+  for (const e of history) {
+    if (!e.step) continue;
+    const at = tsToMs(e.time);
+    const pending = open.get(e.step);
+    if (pending) {
+      pending.endedAt = at;
+      open.delete(e.step);
+    }
+    if (DISPATCHES.has(e.type)) {
+      const call = { sentAt: at };
+      calls.push(call);
+      open.set(e.step, call);
+    }
+  }
+  return calls;
+}
+
 export interface SagaEnd {
   final: FinalSaga;
   timeline: SagaTimeline;
@@ -108,6 +134,7 @@ export async function readSagas(
       };
     });
     timeline.eventTimes = res.history.map((e) => tsToMs(e.time));
+    timeline.calls = callsOf(res.history);
     const finished = res.history.find(
       (e) =>
         e.type === SagaEventType.SAGA_EVENT_TYPE_STATUS_CHANGED &&

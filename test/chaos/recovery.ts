@@ -1,5 +1,9 @@
 // Time from each SIGKILL of a coordinator to the first progress of the sagas
-// it was driving, from the sagas' histories. Pure.
+// it was driving, from the sagas' histories. Pure. Only sagas waiting on a
+// participant call at the kill are measured: the new owner re-sends such a
+// call as soon as it takes the partition, so their progress times the
+// failover. A saga waiting out a retry backoff progresses when its backoff
+// ends, whoever owns it; it is counted in flight but not timed.
 
 export interface KillRecord {
   node: string;
@@ -18,6 +22,13 @@ export interface SagaTimeline {
   eventTimes: number[];
   /** Epoch ms of the terminal status change, if the saga finished. */
   finishedAt?: number;
+  /** Participant calls from the history: dispatched at, and the step's next event (the answer) at. */
+  calls?: { sentAt: number; endedAt?: number }[];
+}
+
+/** Whether a call of the saga was dispatched and not answered at `t`. */
+function waitingOnCall(saga: SagaTimeline, t: number): boolean {
+  return (saga.calls ?? []).some((c) => c.sentAt <= t && (c.endedAt === undefined || c.endedAt > t));
 }
 
 export interface Recovery {
@@ -25,6 +36,8 @@ export interface Recovery {
   at: number;
   /** Sagas of the node's partitions that existed and were unfinished at the kill. */
   inFlight: number;
+  /** Those of them waiting on a participant call at the kill: the ones timed below. */
+  waitingOnCall: number;
   /** ms from the kill to the first event of any of them; undefined when none progressed. */
   firstProgressMs?: number;
   /** ms from the kill until every one of them had progressed at least once. */
@@ -38,12 +51,15 @@ export function recoveries(kills: readonly KillRecord[], sagas: readonly SagaTim
     const owned = new Set(kill.partitions);
     const firsts: number[] = [];
     let inFlight = 0;
+    let waiting = 0;
     for (const saga of sagas) {
       if (!owned.has(saga.partition)) continue;
       const created = saga.eventTimes[0];
       if (created === undefined || created > kill.at) continue;
       if (saga.finishedAt !== undefined && saga.finishedAt <= kill.at) continue;
       inFlight++;
+      if (!waitingOnCall(saga, kill.at)) continue;
+      waiting++;
       const next = saga.eventTimes.find((t) => t > kill.at);
       if (next !== undefined) firsts.push(next);
     }
@@ -52,10 +68,9 @@ export function recoveries(kills: readonly KillRecord[], sagas: readonly SagaTim
       node: kill.node,
       at: kill.at,
       inFlight,
+      waitingOnCall: waiting,
       ...(first !== undefined ? { firstProgressMs: first - kill.at } : {}),
-      ...(firsts.length === inFlight && inFlight > 0
-        ? { allProgressedMs: Math.max(...firsts) - kill.at }
-        : {}),
+      ...(firsts.length === waiting && waiting > 0 ? { allProgressedMs: Math.max(...firsts) - kill.at } : {}),
       byAnotherNode: first !== undefined && first < kill.restartedAt,
     };
   });

@@ -198,11 +198,9 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
           ? "no progress seen"
           : `first progress after ${(r.firstProgressMs / 1000).toFixed(1)} s`;
       const all =
-        r.allProgressedMs === undefined
-          ? ""
-          : `, all ${r.inFlight} in flight progressed by ${(r.allProgressedMs / 1000).toFixed(1)} s`;
+        r.allProgressedMs === undefined ? "" : `, all of them by ${(r.allProgressedMs / 1000).toFixed(1)} s`;
       print(
-        `INFO SIGKILL ${r.node} at ${((r.at - t0) / 1000).toFixed(1)} s: ${first}${all}${r.byAnotherNode || r.firstProgressMs === undefined ? "" : " (only after it restarted)"}`,
+        `INFO SIGKILL ${r.node} at ${((r.at - t0) / 1000).toFixed(1)} s: ${r.inFlight} sagas in flight, ${r.waitingOnCall} waiting on a call: ${first}${all}${r.byAnotherNode || r.firstProgressMs === undefined ? "" : " (only after it restarted)"}`,
       );
     }
     if (!options.assertRecovery) print(`INFO ${recovery.name}: ${recovery.detail} (reported, not asserted)`);

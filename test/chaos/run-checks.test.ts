@@ -54,10 +54,12 @@ describe("run checks", () => {
   });
 
   it("recovery fails when the first progress is late or came only from the restarted node", () => {
-    const base = { node: "node-2", at: 0, inFlight: 3 };
+    const base = { node: "node-2", at: 0, inFlight: 3, waitingOnCall: 2 };
     expect(recoveryWithin([{ ...base, firstProgressMs: 6_000, byAnotherNode: true }], 7_000).ok).toBe(true);
     expect(recoveryWithin([{ ...base, firstProgressMs: 9_000, byAnotherNode: true }], 7_000).ok).toBe(false);
     expect(recoveryWithin([{ ...base, firstProgressMs: 5_000, byAnotherNode: false }], 7_000).ok).toBe(false);
-    expect(recoveryWithin([{ ...base, inFlight: 0, byAnotherNode: false }], 7_000).ok).toBe(true);
+    expect(recoveryWithin([{ ...base, inFlight: 0, waitingOnCall: 0, byAnotherNode: false }], 7_000).ok).toBe(
+      true,
+    );
   });
 });

@@ -98,9 +98,9 @@ export function probesCompleted(
 export function recoveryWithin(recovered: readonly Recovery[], boundMs: number): InvariantResult {
   const violations: string[] = [];
   for (const r of recovered) {
-    if (r.inFlight === 0) continue;
+    if (r.waitingOnCall === 0) continue;
     if (r.firstProgressMs === undefined)
-      violations.push(`${r.node}: none of its ${r.inFlight} sagas in flight progressed`);
+      violations.push(`${r.node}: none of its ${r.waitingOnCall} sagas waiting on a call progressed`);
     else if (r.firstProgressMs > boundMs || !r.byAnotherNode)
       violations.push(
         `${r.node}: first progress after ${secs(r.firstProgressMs)}${r.byAnotherNode ? "" : " (after it restarted)"}`,
@@ -111,6 +111,6 @@ export function recoveryWithin(recovered: readonly Recovery[], boundMs: number):
     .map((r) => r.firstProgressMs as number);
   const detail = measured.length
     ? `${recovered.length} kills, first progress after ${measured.map(secs).join(", ")} (target ${secs(boundMs)})`
-    : `${recovered.length} kills, none with sagas in flight`;
+    : `${recovered.length} kills, none with sagas waiting on a call`;
   return invariant("SIGKILLed node's sagas progress elsewhere within lease TTL + 2 s", violations, detail);
 }

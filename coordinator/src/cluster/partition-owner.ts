@@ -318,7 +318,8 @@ export class PartitionOwner implements PartitionOwnership {
   private async claimBatch(batch: ClaimRequest[]): Promise<BatchOutcome<number>[]> {
     const outcomes: BatchOutcome<number>[] = [];
     const byLease = new Map<string, number[]>();
-    batch.forEach((claim, i) => byLease.set(claim.leaseId, [...(byLease.get(claim.leaseId) ?? []), i]));
+    for (const [i, claim] of batch.entries())
+      byLease.set(claim.leaseId, [...(byLease.get(claim.leaseId) ?? []), i]);
     await Promise.all(
       [...byLease.values()].map(async (indexes) => {
         const claims = indexes.map((i) => batch[i] as ClaimRequest);

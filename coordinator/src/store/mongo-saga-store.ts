@@ -147,7 +147,8 @@ export class MongoSagaStore implements SagaStore {
   async findActive(partitions: PartitionSet, limit: number, afterSagaId: string): Promise<SagaRecord[]> {
     const filter: Filter<SagaDocument> = { open: true, status: { $in: ACTIVE }, _id: { $gt: afterSagaId } };
     // One partition (a takeover) is an equality match, which every server can serve from an index.
-    if (partitions !== null) filter.partition = partitions.size === 1 ? [...partitions][0] : { $in: [...partitions] };
+    if (partitions !== null)
+      filter.partition = partitions.size === 1 ? [...partitions][0] : { $in: [...partitions] };
     const docs = await this.sagas
       .find(filter, { projection: WITHOUT_HISTORY })
       .sort({ _id: 1 })
