@@ -4,6 +4,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { type Cluster, type ClusterNodeHandle, startCluster } from "../support/cluster-harness.js";
 import { step } from "../support/coordinator-harness.js";
 import { call } from "../support/grpc-call.js";
+import { Counter } from "../support/latch.js";
 import { type RecordingParticipant, startRecordingParticipant } from "../support/recording-participant.js";
 
 // SIGTERM on a node under load hands its partitions over (released keys, no
@@ -37,6 +38,7 @@ describe("drain", () => {
     );
 
     const ids: string[] = [];
+    const accepted = new Counter();
     const starting = (async () => {
       for (let i = 0; i < SAGAS; i++) {
         const sagaId = `drain-${i}-${cluster.prefix.slice(6)}`;
@@ -52,6 +54,7 @@ describe("drain", () => {
           const via = (i + attempt) % 2 ? c : (cluster.nodes[0] as ClusterNodeHandle);
           try {
             await call(via.proc.client.startSaga, via.proc.client, request);
+            accepted.bump();
             break;
           } catch (err) {
             if ((err as { code?: number }).code !== status.UNAVAILABLE || attempt > 50) throw err;
@@ -61,7 +64,8 @@ describe("drain", () => {
         await sleep(10);
       }
     })();
-    await sleep(700);
+    // SIGTERM with sagas in flight and more still coming.
+    await accepted.reached(20);
     const termAt = Date.now();
     await b.proc.kill("SIGTERM");
     const handoverMs = Date.now() - termAt;

@@ -13,6 +13,7 @@ import {
 import { step } from "../support/coordinator-harness.js";
 import { freePort } from "../support/free-port.js";
 import { call } from "../support/grpc-call.js";
+import { Counter } from "../support/latch.js";
 import { type RecordingParticipant, startRecordingParticipant } from "../support/recording-participant.js";
 import { spawnTracked, type TrackedProcess } from "../support/tracked-process.js";
 
@@ -62,6 +63,7 @@ describe("etcd restart", () => {
     );
 
     const ids: string[] = [];
+    const accepted = new Counter();
     const starting = (async () => {
       for (let i = 0; i < SAGAS; i++) {
         const sagaId = `etcd-${i}-${cluster.prefix.slice(6)}`;
@@ -76,6 +78,7 @@ describe("etcd restart", () => {
           try {
             await call(node.proc.client.startSaga, node.proc.client, req, 5000);
             ids.push(sagaId);
+            accepted.bump();
             break;
           } catch (err) {
             // While etcd is away a node may not know a partition's owner: retry (same saga_id, idempotent).
@@ -86,7 +89,8 @@ describe("etcd restart", () => {
         await sleep(15);
       }
     })();
-    await sleep(1000);
+    // etcd goes away with sagas in flight and more still coming, for an outage of 3 s.
+    await accepted.reached(15);
     await etcd?.kill("SIGTERM");
     await sleep(3000);
     await startEtcd();

@@ -9,6 +9,7 @@ import {
 } from "../support/cluster-harness.js";
 import { step } from "../support/coordinator-harness.js";
 import { call } from "../support/grpc-call.js";
+import { Counter } from "../support/latch.js";
 import { type RecordingParticipant, startRecordingParticipant } from "../support/recording-participant.js";
 
 // Three real coordinator processes on real etcd and MongoDB. 300 sagas go in
@@ -42,6 +43,7 @@ describe("cluster failover", () => {
 
     const live = new Set<ClusterNodeHandle>(cluster.nodes);
     const ids: string[] = [];
+    const accepted = new Counter();
     const startOne = async (i: number) => {
       const sagaId = `fo-${i}-${cluster.prefix.slice(6)}`;
       const req = {
@@ -57,6 +59,7 @@ describe("cluster failover", () => {
         try {
           await call(node.proc.client.startSaga, node.proc.client, req, 5000);
           ids.push(sagaId);
+          accepted.bump();
           return;
         } catch (err) {
           if (attempt > 50) throw err;
@@ -108,10 +111,11 @@ describe("cluster failover", () => {
         if (i % 10 === 9) await sleep(20);
       }
     })();
-    await sleep(1500);
+    // Each kill lands with sagas in flight and more still coming.
+    await accepted.reached(60);
     const first = await kill(leaderId);
     const firstFailover = await failoverTime(first);
-    await sleep(1500);
+    await accepted.reached(Math.min(SAGAS - 40, accepted.value + 60));
     const secondId = all.find((id) => id !== leaderId) as string;
     const second = await kill(secondId);
     const secondFailover = await failoverTime(second);
