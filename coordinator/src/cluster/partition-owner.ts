@@ -191,13 +191,22 @@ export class PartitionOwner implements PartitionOwnership {
       coolingDown,
     });
     const dropped = new Map<string, number[]>();
+    const started = new Map<string, number[]>();
     for (const action of actions) {
-      if (action.type !== "drop") this.execute(action);
-      else if (this.drop(action.partition))
+      if (action.type !== "drop") {
+        this.execute(action);
+        started.set(action.type, [...(started.get(action.type) ?? []), action.partition]);
+      } else if (this.drop(action.partition))
         dropped.set(action.reason, [...(dropped.get(action.reason) ?? []), action.partition]);
     }
     for (const [reason, partitions] of dropped)
       this.logger.warn({ partitions, reason }, "stopped driving partitions");
+    // One line per decision round that does anything: when a take or a hand-over began.
+    if (started.size > 0)
+      this.logger.info(
+        { ...Object.fromEntries(started), epoch: this.view.assignment.epoch },
+        "partition operations started",
+      );
   }
 
   private execute(action: Exclude<PartitionAction, { type: "drop" }>): void {
