@@ -83,4 +83,20 @@ describe("saga-coordinator CLI", () => {
     expect(stderr).toContain(message);
     expect(stderr).not.toContain("    at ");
   });
+
+  it("never prints the credentials of a store or etcd URI, even in the error it exits with", async () => {
+    const closed = await freePort();
+    const { code, stdout, stderr } = await run([
+      "start",
+      "--listen",
+      `127.0.0.1:${await freePort()}`,
+      "--mongodb-uri",
+      `mongodb://app:MONGO-SECRET@127.0.0.1:${closed}/?serverSelectionTimeoutMS=1000`,
+      "--etcd-endpoints",
+      `http://root:ETCD-SECRET@127.0.0.1:${closed}`,
+    ]);
+    expect(code).not.toBe(0);
+    expect(stderr + stdout).not.toMatch(/MONGO-SECRET|ETCD-SECRET/);
+    expect(stderr).toMatch(/saga-coordinator/);
+  });
 });

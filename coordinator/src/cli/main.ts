@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { hostname } from "node:os";
 import { Command, Option } from "commander";
-import { pino } from "pino";
 import { ConfigError, parseCoordinatorConfig } from "../config/coordinator-config.js";
 import { startCoordinatorNode } from "../node/coordinator-node.js";
+import { redactingLogger, redactSecrets } from "../observability/redact-secrets.js";
 import { runDevDemo } from "./dev-demo.js";
 
 // The saga-coordinator executable. Every flag has an environment variable;
@@ -168,12 +168,14 @@ async function run(mode: "dev" | "start", cmd: Command): Promise<void> {
     });
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`saga-coordinator ${mode}: invalid configuration\n${err.message}\nSee --help.\n`);
+      process.stderr.write(
+        `saga-coordinator ${mode}: invalid configuration\n${redactSecrets(err.message)}\nSee --help.\n`,
+      );
       process.exit(2);
     }
     throw err;
   }
-  const logger = pino({ level: config["log-level"], base: { node: config["node-id"] } });
+  const logger = redactingLogger({ level: config["log-level"], base: { node: config["node-id"] } });
   if (config.mode === "dev" && config["etcd-endpoints"]) {
     process.stderr.write(
       "--etcd-endpoints: dev mode runs without etcd; use `saga-coordinator start` for a cluster\n",
@@ -213,6 +215,8 @@ commonOptions(
 ).action((_opts, cmd: Command) => run("start", cmd));
 
 program.parseAsync().catch((err: unknown) => {
-  process.stderr.write(`saga-coordinator: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(
+    `saga-coordinator: ${redactSecrets(err instanceof Error ? err.message : String(err))}\n`,
+  );
   process.exit(1);
 });
