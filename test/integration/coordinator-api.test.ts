@@ -282,6 +282,34 @@ describe("CoordinatorService API", () => {
     expect(completed.sagas.length).toBeGreaterThanOrEqual(7);
   });
 
+  it("bounds a ListSagas page in bytes, so big sagas come a few per page and none is lost", async () => {
+    const label = `big-${Date.now()}`;
+    const payload = Buffer.alloc(900 * 1024, "x");
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const saga = await h.start({ labels: { run: label }, steps: [step("a", p.address, { payload })] });
+      ids.push(saga.sagaId);
+    }
+    const pages: number[] = [];
+    const seen: string[] = [];
+    let token = "";
+    do {
+      const page = await call(h.client.listSagas, h.client, {
+        status: 0,
+        sagaType: "",
+        labels: { run: label },
+        pageSize: 1000,
+        pageToken: token,
+      });
+      pages.push(page.sagas.length);
+      seen.push(...page.sagas.map((s) => s.sagaId));
+      token = page.nextPageToken;
+    } while (token);
+    // 3 MiB a page: three sagas of 900 KiB each.
+    expect(Math.max(...pages)).toBeLessThanOrEqual(3);
+    expect(seen.sort()).toEqual([...ids].sort());
+  });
+
   it("WatchSaga replays history, then streams live events to the end", async () => {
     const gate = latch();
     const entered = latch();

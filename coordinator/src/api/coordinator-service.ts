@@ -15,6 +15,7 @@ import { SagaNotFoundError } from "../driver/driver-errors.js";
 import type { PartitionOwnership } from "../driver/partition-ownership.js";
 import type { SagaEventBus } from "../driver/saga-event-bus.js";
 import { type DefinitionLimits, validateDefinition } from "../engine/validate-definition.js";
+import type { SagaRecord } from "../store/saga-record.js";
 import type { SagaStore } from "../store/saga-store.js";
 import { definitionFromRequest } from "./definition-from-request.js";
 import { definitionHash } from "./definition-hash.js";
@@ -46,6 +47,24 @@ export interface CoordinatorServiceDeps {
 
 const MAX_PAGE = 1000;
 const DEFAULT_PAGE = 100;
+/**
+ * A ListSagas page stops before this many bytes of sagas (payloads and outputs
+ * count), under the 4 MiB a gRPC client accepts by default; a single larger
+ * saga still makes a page of one. The store is read in chunks, so a page of
+ * big sagas never sits in memory a thousand at a time.
+ */
+const MAX_PAGE_BYTES = 3 * 1024 * 1024;
+const LIST_CHUNK = 100;
+
+/** Roughly what a saga weighs on the wire: its payloads, outputs and errors, plus a little per step. */
+function approximateBytes(r: SagaRecord): number {
+  let bytes = 256;
+  for (const d of r.definition.steps) {
+    const s = r.state.steps[d.name];
+    bytes += 128 + d.payload.length + (s?.output?.length ?? 0) + (s?.lastError.length ?? 0);
+  }
+  return bytes;
+}
 
 export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorServiceServer {
   const { store, writer, bus, limits, logger } = deps;
@@ -99,17 +118,37 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
     const filters = { status, sagaType: req.sagaType, labels: Object.entries(req.labels).sort() };
     const digest = filterDigest(filters);
     const after = req.pageToken ? decodePageToken(req.pageToken, digest) : undefined;
-    const records = await store.list({
-      ...(status ? { status } : {}),
-      ...(req.sagaType ? { sagaType: req.sagaType } : {}),
-      labels: req.labels,
-      limit: limit + 1,
-      ...(after ? { after } : {}),
-    });
-    const page = records.slice(0, limit);
+    const page: SagaRecord[] = [];
+    let bytes = 0;
+    let cursor = after;
+    let more = true;
+    let full = false;
+    while (more && !full && page.length < limit) {
+      // One more than the chunk tells whether anything follows it.
+      const want = Math.min(LIST_CHUNK, limit - page.length) + 1;
+      const rows = await store.list({
+        ...(status ? { status } : {}),
+        ...(req.sagaType ? { sagaType: req.sagaType } : {}),
+        labels: req.labels,
+        limit: want,
+        ...(cursor ? { after: cursor } : {}),
+      });
+      more = rows.length === want;
+      for (const row of more ? rows.slice(0, -1) : rows) {
+        const size = approximateBytes(row);
+        if (page.length > 0 && bytes + size > MAX_PAGE_BYTES) {
+          full = true;
+          break;
+        }
+        page.push(row);
+        bytes += size;
+      }
+      const last = page.at(-1);
+      if (last) cursor = { createdAt: last.createdAt, sagaId: last.sagaId };
+    }
     const lastOfPage = page.at(-1);
     const nextPageToken =
-      records.length > limit && lastOfPage
+      (more || full) && lastOfPage
         ? encodePageToken({ createdAt: lastOfPage.createdAt, sagaId: lastOfPage.sagaId }, digest)
         : "";
     return { sagas: page.map(sagaToProto), nextPageToken };
