@@ -130,6 +130,13 @@ describe("validateDefinition: saga-level checks", () => {
     expect(check(sagaDef([stepDef("a")], { deadlineAt: NOW }))).toBe(msg);
     expect(check(sagaDef([stepDef("a")], { deadlineAt: NOW + 1 }))).toBeNull();
   });
+
+  it("rejects a deadline no Date can hold (a Timestamp of seconds=9e15 decodes to NaN)", () => {
+    const msg = "deadline: is not a time this coordinator can keep; allowed up to 9999-12-31T23:59:59Z";
+    expect(check(sagaDef([stepDef("a")], { deadlineAt: new Date(9e18).getTime() }))).toBe(msg);
+    expect(check(sagaDef([stepDef("a")], { deadlineAt: 253_402_300_800_000 }))).toBe(msg);
+    expect(check(sagaDef([stepDef("a")], { deadlineAt: 253_402_300_799_999 }))).toBeNull();
+  });
 });
 
 describe("validateDefinition: step fields", () => {

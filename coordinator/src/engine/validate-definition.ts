@@ -14,6 +14,8 @@ export const DEFAULT_LIMITS: DefinitionLimits = {
   maxLabels: 16,
 };
 
+/** The last instant a protobuf Timestamp may name (9999-12-31T23:59:59.999Z). */
+const MAX_TIME_MS = 253_402_300_799_999;
 const HOUR_MS = 3_600_000;
 const STEP_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const SAGA_TYPE = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -46,6 +48,9 @@ export function validateDefinition(
     }
     if ((def.labels[key] ?? "").length > 256) return `labels[${key}]: value is longer than 256 characters`;
   }
+  if (def.deadlineAt !== null && !(Number.isFinite(def.deadlineAt) && def.deadlineAt <= MAX_TIME_MS)) {
+    return "deadline: is not a time this coordinator can keep; allowed up to 9999-12-31T23:59:59Z";
+  }
   if (def.deadlineAt !== null && def.deadlineAt <= now) {
     return "deadline: is in the past; give a time in the future or leave it unset";
   }
@@ -69,7 +74,7 @@ export function validateDefinition(
       return `${at}.payload: ${step.payload.byteLength} bytes; at most ${limits.maxPayloadBytes} bytes are allowed`;
     }
     if (step.contentType.length > 128) return `${at}.content_type: longer than 128 characters`;
-    if (step.timeoutMs < 1 || step.timeoutMs > HOUR_MS) {
+    if (!Number.isFinite(step.timeoutMs) || step.timeoutMs < 1 || step.timeoutMs > HOUR_MS) {
       return `${at}.timeout: ${step.timeoutMs}ms is out of range; allowed 1ms..1h (unset means 30s)`;
     }
     const retryProblem =
@@ -95,10 +100,18 @@ function checkRetry(at: string, policy: RetryPolicy): string | null {
   if (policy.maxAttempts < 1 || policy.maxAttempts > 1000) {
     return `${at}.max_attempts: ${policy.maxAttempts} is out of range; allowed 1..1000 (0 means the default)`;
   }
-  if (policy.initialBackoffMs < 1 || policy.initialBackoffMs > HOUR_MS) {
+  if (
+    !Number.isFinite(policy.initialBackoffMs) ||
+    policy.initialBackoffMs < 1 ||
+    policy.initialBackoffMs > HOUR_MS
+  ) {
     return `${at}.initial_backoff: ${policy.initialBackoffMs}ms is out of range; allowed 1ms..1h`;
   }
-  if (policy.maxBackoffMs < policy.initialBackoffMs || policy.maxBackoffMs > HOUR_MS) {
+  if (
+    !Number.isFinite(policy.maxBackoffMs) ||
+    policy.maxBackoffMs < policy.initialBackoffMs ||
+    policy.maxBackoffMs > HOUR_MS
+  ) {
     return `${at}.max_backoff: ${policy.maxBackoffMs}ms is out of range; allowed initial_backoff..1h`;
   }
   if (!(policy.multiplier >= 1 && policy.multiplier <= 10)) {
