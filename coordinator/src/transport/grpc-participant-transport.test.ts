@@ -1,6 +1,6 @@
 import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
-import { classify } from "./grpc-participant-transport.js";
+import { classify, GrpcParticipantTransport } from "./grpc-participant-transport.js";
 
 // The outcome rules of participant.proto, status by status.
 
@@ -49,5 +49,38 @@ describe("classify", () => {
       failure: "permanent",
       error: "UNIMPLEMENTED: no such method",
     });
+  });
+});
+
+describe("GrpcParticipantTransport channels", () => {
+  const call = {
+    sagaId: "s",
+    sagaType: "t",
+    step: "a",
+    attempt: 1,
+    idempotencyKey: "s/a",
+    payload: new Uint8Array(),
+    contentType: "",
+    dependencyOutputs: {},
+  };
+
+  it("closes and forgets a participant's channel once it has been idle, never while a call is in flight", async () => {
+    const transport = new GrpcParticipantTransport({ idleCloseMs: 60_000 });
+    try {
+      // Port 1 on loopback: nothing listens, so the call fails fast, as to a dead participant.
+      const outcome = await transport.execute("127.0.0.1:1", call, 2_000);
+      expect(outcome.ok).toBe(false);
+      expect(transport.openChannels).toBe(1);
+      transport.closeIdle(Date.now() + 30_000);
+      expect(transport.openChannels).toBe(1);
+      const pending = transport.execute("127.0.0.1:2", call, 2_000);
+      transport.closeIdle(Date.now() + 120_000);
+      expect(transport.openChannels).toBe(1); // :1 closed, :2 has a call in flight
+      await pending;
+      transport.closeIdle(Date.now() + 120_000);
+      expect(transport.openChannels).toBe(0);
+    } finally {
+      transport.close();
+    }
   });
 });

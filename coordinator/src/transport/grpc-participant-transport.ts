@@ -7,16 +7,84 @@ import type {
   ParticipantTransport,
 } from "./participant-transport.js";
 
+export interface GrpcParticipantTransportOptions {
+  /** A participant's channel is closed after this long without a call (default 5 min). */
+  idleCloseMs?: number;
+}
+
+const DEFAULT_IDLE_CLOSE_MS = 5 * 60_000;
+
+interface CachedClient {
+  client: ParticipantServiceClient;
+  lastUsed: number;
+  inFlight: number;
+}
+
 /**
  * gRPC transport with one long-lived client (HTTP/2 channel) per participant
- * address. Each attempt is sent with the step's timeout as its deadline.
+ * address. Each attempt is sent with the step's timeout as its deadline. A
+ * channel stops reconnecting a minute after its last call (grpc's idle mode)
+ * and is closed and forgotten after `idleCloseMs`: sagas that named thousands
+ * of addresses, dead ones included, leave no connect() storm and no memory
+ * behind once they end.
  */
 export class GrpcParticipantTransport implements ParticipantTransport {
-  private readonly clients = new Map<string, ParticipantServiceClient>();
+  private readonly clients = new Map<string, CachedClient>();
+  private readonly idleCloseMs: number;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(options: GrpcParticipantTransportOptions = {}) {
+    this.idleCloseMs = options.idleCloseMs ?? DEFAULT_IDLE_CLOSE_MS;
+    this.sweeper = setInterval(() => this.closeIdle(), Math.min(60_000, this.idleCloseMs));
+    this.sweeper.unref();
+  }
+
+  /** Channels currently open (for tests and metrics). */
+  get openChannels(): number {
+    return this.clients.size;
+  }
 
   execute(address: string, call: ExecuteCall, timeoutMs: number): Promise<CallOutcome> {
-    return new Promise((resolve) => {
-      this.client(address).execute(
+    return this.using(address, (client) => this.sendExecute(client, call, timeoutMs));
+  }
+
+  compensate(address: string, call: CompensateCall, timeoutMs: number): Promise<CallOutcome> {
+    return this.using(address, (client) => this.sendCompensate(client, call, timeoutMs));
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const cached of this.clients.values()) cached.client.close();
+    this.clients.clear();
+  }
+
+  /** Closes the channels of addresses with no call in flight and none for idleCloseMs. */
+  closeIdle(now = Date.now()): void {
+    for (const [address, cached] of this.clients) {
+      if (cached.inFlight > 0 || now - cached.lastUsed < this.idleCloseMs) continue;
+      cached.client.close();
+      this.clients.delete(address);
+    }
+  }
+
+  private async using(
+    address: string,
+    send: (client: ParticipantServiceClient) => Promise<CallOutcome>,
+  ): Promise<CallOutcome> {
+    const cached = this.client(address);
+    cached.inFlight++;
+    cached.lastUsed = Date.now();
+    try {
+      return await send(cached.client);
+    } finally {
+      cached.inFlight--;
+      cached.lastUsed = Date.now();
+    }
+  }
+
+  private sendExecute(client: ParticipantServiceClient, call: ExecuteCall, timeoutMs: number) {
+    return new Promise<CallOutcome>((resolve) => {
+      client.execute(
         { ...call, payload: Buffer.from(call.payload), dependencyOutputs: toBuffers(call.dependencyOutputs) },
         new Metadata(),
         { deadline: Date.now() + timeoutMs },
@@ -26,9 +94,9 @@ export class GrpcParticipantTransport implements ParticipantTransport {
     });
   }
 
-  compensate(address: string, call: CompensateCall, timeoutMs: number): Promise<CallOutcome> {
-    return new Promise((resolve) => {
-      this.client(address).compensate(
+  private sendCompensate(client: ParticipantServiceClient, call: CompensateCall, timeoutMs: number) {
+    return new Promise<CallOutcome>((resolve) => {
+      client.compensate(
         { ...call, payload: Buffer.from(call.payload), executeOutput: Buffer.from(call.executeOutput) },
         new Metadata(),
         { deadline: Date.now() + timeoutMs },
@@ -37,22 +105,20 @@ export class GrpcParticipantTransport implements ParticipantTransport {
     });
   }
 
-  close(): void {
-    for (const client of this.clients.values()) client.close();
-    this.clients.clear();
-  }
-
-  private client(address: string): ParticipantServiceClient {
-    let client = this.clients.get(address);
-    if (!client) {
-      client = new ParticipantServiceClient(address, credentials.createInsecure(), {
+  private client(address: string): CachedClient {
+    let cached = this.clients.get(address);
+    if (!cached) {
+      const client = new ParticipantServiceClient(address, credentials.createInsecure(), {
         // Reconnect quickly after a participant restarts instead of waiting out grpc's default 120s cap.
         "grpc.max_reconnect_backoff_ms": 2000,
         "grpc.initial_reconnect_backoff_ms": 100,
+        // No reconnecting to an address nobody calls any more (grpc's default: 30 min).
+        "grpc.client_idle_timeout_ms": 60_000,
       });
-      this.clients.set(address, client);
+      cached = { client, lastUsed: Date.now(), inFlight: 0 };
+      this.clients.set(address, cached);
     }
-    return client;
+    return cached;
   }
 }
 
