@@ -73,6 +73,12 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
 
   const startSaga = async (req: StartSagaRequest, opts: WriteOptions): Promise<StartSagaResponse> => {
     const sagaId = req.sagaId === "" ? randomUUID() : requireSagaId(req.sagaId);
+    // Before mapping anything: a request of two million empty steps must cost nothing.
+    if (req.steps.length > limits.maxSteps) {
+      throw invalidArgument(
+        `steps: ${req.steps.length} steps given; at most ${limits.maxSteps} steps per saga are allowed`,
+      );
+    }
     const definition = definitionFromRequest(req);
     const problem = validateDefinition(definition, limits, now());
     if (problem) throw invalidArgument(problem);
