@@ -326,12 +326,14 @@ describe("CoordinatorService API", () => {
     // "wait" is dispatched only after its STEP_DISPATCHED event is stored: history to replay.
     await entered.opened;
     const events: NonNullable<WatchSagaResponse["event"]>[] = [];
+    const withSaga: WatchSagaResponse[] = [];
     const replayed = latch();
     const stream = h.client.watchSaga({ sagaId: saga.sagaId, afterSequence: 0 });
     const finished = (async () => {
       for await (const m of stream as AsyncIterable<WatchSagaResponse>) {
         if (!m.event) continue;
         events.push(m.event);
+        if (m.saga) withSaga.push(m);
         if (m.event.type === SagaEventType.SAGA_EVENT_TYPE_STEP_DISPATCHED && m.event.step === "wait") {
           replayed.open();
         }
@@ -355,6 +357,9 @@ describe("CoordinatorService API", () => {
     expect(last?.status).toBe(SagaStatus.SAGA_STATUS_COMPLETED);
     const got = await call(h.client.getSaga, h.client, { sagaId: saga.sagaId, includeHistory: true });
     expect(got.history.map((e) => e.sequence)).toEqual(events.map((e) => e.sequence));
+    // Only the message that ends the saga carries it, as GetSaga shows it afterwards.
+    expect(withSaga.map((m) => m.event?.sequence)).toEqual([last?.sequence]);
+    expect(withSaga[0]?.saga).toEqual(got.saga);
     await slow.stop();
   });
 

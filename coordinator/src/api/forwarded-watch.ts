@@ -1,9 +1,10 @@
 import { type CallOptions, type Metadata, type ServiceError, status } from "@grpc/grpc-js";
-import type { SagaEvent, WatchSagaResponse } from "@saga-coordinator/proto";
+import type { WatchSagaResponse } from "@saga-coordinator/proto";
 import type { RemoteNode } from "./request-router.js";
 
 /**
- * The saga's events as the owner node streams them (one forwarded WatchSaga,
+ * The saga's stream messages (each an event, the last one with the saga as it
+ * ended) as the owner node streams them (one forwarded WatchSaga,
  * no deadline unless the caller gave one). Ends when the owner ends the
  * stream; throws its status otherwise. Cancels the owner's stream only when
  * the caller stops early, never after a normal end.
@@ -15,7 +16,7 @@ export async function* forwardedSagaEvents(
   metadata: Metadata,
   signal: AbortSignal,
   deadline?: number,
-): AsyncGenerator<SagaEvent> {
+): AsyncGenerator<WatchSagaResponse & { event: NonNullable<WatchSagaResponse["event"]> }> {
   const options: CallOptions = deadline === undefined ? {} : { deadline };
   const stream = node.coordinator.watchSaga({ sagaId, afterSequence }, metadata, options);
   let ended = false;
@@ -23,7 +24,7 @@ export async function* forwardedSagaEvents(
   signal.addEventListener("abort", cancel, { once: true });
   try {
     for await (const message of stream as AsyncIterable<WatchSagaResponse>) {
-      if (message.event) yield message.event;
+      if (message.event) yield { ...message, event: message.event };
     }
     ended = true;
   } finally {

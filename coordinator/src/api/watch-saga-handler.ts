@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ServerWritableStream } from "@grpc/grpc-js";
-import type { SagaEvent, WatchSagaRequest, WatchSagaResponse } from "@saga-coordinator/proto";
+import type { Saga, SagaEvent, WatchSagaRequest, WatchSagaResponse } from "@saga-coordinator/proto";
 import type { Logger } from "pino";
 import { NotOwnerError } from "../driver/driver-errors.js";
 import type { SagaEventBus } from "../driver/saga-event-bus.js";
@@ -10,9 +10,9 @@ import { toServiceError } from "./grpc-errors.js";
 import type { OwnershipLossMonitor } from "./ownership-loss-monitor.js";
 import type { RequestRouter } from "./request-router.js";
 import { requireSagaId } from "./request-validation.js";
-import { eventToProto } from "./saga-to-proto.js";
+import { eventToProto, sagaToProto } from "./saga-to-proto.js";
 import { writeOptions } from "./unary-handler.js";
-import { watchSagaEvents } from "./watch-saga.js";
+import { isTerminalEvent, watchSagaEvents } from "./watch-saga.js";
 
 export interface WatchSagaDeps {
   store: SagaStore;
@@ -34,7 +34,8 @@ const MAX_RETRY_MS = 1_000;
  * owner (one hop, the same routing as writes) and relays it, reading nothing
  * itself. When the saga moves between nodes mid-stream, the watch is routed
  * again from the last event sent, so the client sees every event once, in
- * order. No store query per stream per tick.
+ * order. No store query per stream per tick. The message of the event that
+ * ends the saga also carries the saga, so a waiting client needs no GetSaga.
  */
 export function watchSagaHandler(deps: WatchSagaDeps) {
   const { store, bus, router, ownershipLoss, partitionOf, logger } = deps;
@@ -47,18 +48,21 @@ export function watchSagaHandler(deps: WatchSagaDeps) {
     const opts = writeOptions(call);
     let last = call.request.afterSequence;
     let retryMs = FIRST_RETRY_MS;
-    const send = async (event: SagaEvent) => {
+    const send = async (event: SagaEvent, saga?: Saga) => {
       last = event.sequence;
       retryMs = FIRST_RETRY_MS;
-      if (!call.write({ event })) await drained(call, signal);
+      if (!call.write(saga ? { event, saga } : { event })) await drained(call, signal);
     };
 
     const local = async () => {
       const hold = ownershipLoss?.hold(partitionOf(sagaId));
       if (hold === null) throw new NotOwnerError(`this node no longer drives saga ${sagaId}`);
       try {
-        for await (const event of watchSagaEvents(store, bus, sagaId, last, signal, hold?.signal))
-          await send(eventToProto(event));
+        for await (const event of watchSagaEvents(store, bus, sagaId, last, signal, hold?.signal)) {
+          // The driver remembers a saga that just ended: usually no store read.
+          const ended = isTerminalEvent(event) ? await store.get(sagaId) : null;
+          await send(eventToProto(event), ended ? sagaToProto(ended) : undefined);
+        }
       } finally {
         hold?.release();
       }
@@ -66,8 +70,15 @@ export function watchSagaHandler(deps: WatchSagaDeps) {
     for (;;) {
       try {
         return await router.route(sagaId, opts, local, async (node, metadata) => {
-          for await (const event of forwardedSagaEvents(node, sagaId, last, metadata, signal, opts.deadline))
-            await send(event);
+          for await (const message of forwardedSagaEvents(
+            node,
+            sagaId,
+            last,
+            metadata,
+            signal,
+            opts.deadline,
+          ))
+            await send(message.event, message.saga);
         });
       } catch (err) {
         if (signal.aborted) return;

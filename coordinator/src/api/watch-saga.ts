@@ -7,7 +7,7 @@ import type { SagaStore } from "../store/saga-store.js";
 const PAGE = 500;
 
 /** Ends the watch: the last event of a saga that finished. */
-const isTerminalEvent = (event: SagaEventRecord) =>
+export const isTerminalEvent = (event: SagaEventRecord) =>
   event.type === "STATUS_CHANGED" && isTerminal(event.status);
 
 /** Stored events after `afterSequence`, oldest first, page by page. */

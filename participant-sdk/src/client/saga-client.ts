@@ -177,6 +177,14 @@ export class SagaClient {
    * watches by the thousand should let them end on their own.
    */
   async *watch(sagaId: string, options: WatchOptions = {}): AsyncGenerator<SagaEvent> {
+    for await (const message of this.watchMessages(sagaId, options)) yield message.event;
+  }
+
+  /** The stream's messages: each an event; the one that ends the saga also carries the saga. */
+  private async *watchMessages(
+    sagaId: string,
+    options: WatchOptions,
+  ): AsyncGenerator<{ event: SagaEvent; saga?: Saga | undefined }> {
     let after = options.afterSequence ?? 0;
     let backoff: IBackoff<unknown> | undefined;
     for (let failures = 0; ; ) {
@@ -190,7 +198,7 @@ export class SagaClient {
           backoff = undefined;
           if (!message.event) continue;
           after = message.event.sequence;
-          yield message.event;
+          yield { event: message.event, saga: message.saga };
         }
         return;
       } catch (err) {
@@ -212,7 +220,8 @@ export class SagaClient {
 
   /**
    * Resolves with the saga once it is COMPLETED, COMPENSATED or FAILED. It
-   * follows one WatchSaga stream (no polling) and reads the saga once at the end.
+   * follows one WatchSaga stream (no polling); the stream's last message carries
+   * the ended saga, so only FAILED (or an older server) costs a GetSaga at the end.
    */
   async waitFor(sagaId: string, options: WaitOptions = {}): Promise<Saga> {
     const timeoutMs = options.timeoutMs ?? 60_000;
@@ -223,7 +232,9 @@ export class SagaClient {
     try {
       let backoff: IBackoff<unknown> | undefined;
       for (;;) {
-        for await (const event of this.watch(sagaId, { signal })) {
+        let ended: Saga | undefined;
+        for await (const { event, saga } of this.watchMessages(sagaId, { signal })) {
+          if (saga && isTerminalStatus(saga.status)) ended = saga;
           // The server ends the stream itself after COMPLETED or COMPENSATED: read on to
           // that end. Leaving earlier resets the stream, and a server closes a connection
           // whose client resets streams faster than ~33/s after a burst of 1000
@@ -231,6 +242,7 @@ export class SagaClient {
           // resumed, so the server keeps that stream open: only then stop here.
           if (event.status === SagaStatus.SAGA_STATUS_FAILED) break;
         }
+        if (ended) return ended;
         const saga = await this.get(sagaId, { signal });
         if (isTerminalStatus(saga.status)) return saga;
         // The stream ended while the saga still runs (a server that ends streams early):
