@@ -50,7 +50,11 @@ interface ClaimRequest {
  * every previous owner out. And a later owner's key of any of them is created
  * after ours is gone; all our keys of a batch live under one lease, so ours
  * was still there when the batch's newest key was created, and the later
- * key's revision, hence its fence, is higher than the batch's. One store
+ * key's revision, hence its fence, is higher than the batch's. That holds only
+ * for keys that really are ours at that point, so the batch's keys are read
+ * back from etcd, at one revision, before the stamp; a key a stale view still
+ * showed as ours (an adopt) is left out, or a stamp above its rightful new
+ * owner's fence would lock that owner out of the partition. One store
  * write per batch instead of one per partition: a takeover after a node dies
  * is bounded by etcd, not by the store's write latency times the partitions.
  */
@@ -325,25 +329,41 @@ export class PartitionOwner implements PartitionOwnership {
 
   /** Stamps a batch of claims, one fence per lease (see the class comment). */
   private async claimBatch(batch: ClaimRequest[]): Promise<BatchOutcome<number>[]> {
-    const outcomes: BatchOutcome<number>[] = [];
-    const byLease = new Map<string, number[]>();
-    for (const [i, claim] of batch.entries())
-      byLease.set(claim.leaseId, [...(byLease.get(claim.leaseId) ?? []), i]);
-    await Promise.all(
-      [...byLease.values()].map(async (indexes) => {
-        const claims = indexes.map((i) => batch[i] as ClaimRequest);
-        const fence = Math.max(...claims.map((c) => c.revision));
-        try {
-          await this.hooks.claim(
-            claims.map((c) => c.partition),
-            fence,
-          );
-          for (const i of indexes) outcomes[i] = { ok: true, value: fence };
-        } catch (error) {
-          for (const i of indexes) outcomes[i] = { ok: false, error };
-        }
-      }),
-    );
+    const outcomes: BatchOutcome<number>[] = batch.map(() => ({
+      ok: false,
+      error: new Error("the ownership key is gone or was replaced before the claim"),
+    }));
+    try {
+      // Every key of the batch must exist, as we created it, at one revision read after all
+      // of them were created: only then is the batch's highest revision below any later
+      // owner's (see the class comment). A view of our keys may be stale (an adopt).
+      const read = await this.client.getAll().prefix(this.keys.owners).exec();
+      const held = new Map(read.kvs.map((kv) => [kv.key.toString(), kv]));
+      const byLease = new Map<string, number[]>();
+      for (const [i, claim] of batch.entries()) {
+        const kv = held.get(this.keys.owner(claim.partition));
+        if (!kv || Number(kv.create_revision) !== claim.revision || String(kv.lease) !== claim.leaseId)
+          continue;
+        byLease.set(claim.leaseId, [...(byLease.get(claim.leaseId) ?? []), i]);
+      }
+      await Promise.all(
+        [...byLease.values()].map(async (indexes) => {
+          const claims = indexes.map((i) => batch[i] as ClaimRequest);
+          const fence = Math.max(...claims.map((c) => c.revision));
+          try {
+            await this.hooks.claim(
+              claims.map((c) => c.partition),
+              fence,
+            );
+            for (const i of indexes) outcomes[i] = { ok: true, value: fence };
+          } catch (error) {
+            for (const i of indexes) outcomes[i] = { ok: false, error };
+          }
+        }),
+      );
+    } catch (error) {
+      return batch.map(() => ({ ok: false, error }));
+    }
     return outcomes;
   }
 
