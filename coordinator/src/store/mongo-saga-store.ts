@@ -22,6 +22,12 @@ import type { InsertResult, ListQuery, PartitionSet, SagaStore } from "./saga-st
 const DUPLICATE_KEY = 11000;
 const ACTIVE = ["RUNNING", "COMPENSATING"];
 
+/** A match on these partitions; one partition (a takeover) is an equality, which any server serves from an index. */
+function partitionMatch(partitions: Iterable<number>): number | { $in: number[] } {
+  const list = [...partitions];
+  return list.length === 1 ? (list[0] as number) : { $in: list };
+}
+
 export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 32, delayMs: 0, maxInFlight: 8 };
 
 /** The fencing token of the newest owner of a partition, written before its sagas are stamped. */
@@ -135,7 +141,7 @@ export class MongoSagaStore implements SagaStore {
 
   async findDue(now: number, partitions: PartitionSet, limit: number): Promise<SagaRecord[]> {
     const filter: Filter<SagaDocument> = { open: true, nextWakeAt: { $ne: null, $lte: now } };
-    if (partitions !== null) filter.partition = { $in: [...partitions] };
+    if (partitions !== null) filter.partition = partitionMatch(partitions);
     const docs = await this.sagas
       .find(filter, { projection: WITHOUT_HISTORY })
       .sort({ nextWakeAt: 1 })
@@ -146,9 +152,7 @@ export class MongoSagaStore implements SagaStore {
 
   async findActive(partitions: PartitionSet, limit: number, afterSagaId: string): Promise<SagaRecord[]> {
     const filter: Filter<SagaDocument> = { open: true, status: { $in: ACTIVE }, _id: { $gt: afterSagaId } };
-    // One partition (a takeover) is an equality match, which every server can serve from an index.
-    if (partitions !== null)
-      filter.partition = partitions.size === 1 ? [...partitions][0] : { $in: [...partitions] };
+    if (partitions !== null) filter.partition = partitionMatch(partitions);
     const docs = await this.sagas
       .find(filter, { projection: WITHOUT_HISTORY })
       .sort({ _id: 1 })
@@ -171,9 +175,8 @@ export class MongoSagaStore implements SagaStore {
       })),
       { ordered: false },
     );
-    const partition = partitions.length === 1 ? partitions[0] : { $in: [...partitions] };
     await this.sagas.updateMany(
-      { partition, open: true, fence: { $lt: fence } },
+      { partition: partitionMatch(partitions), open: true, fence: { $lt: fence } },
       { $set: { fence }, $inc: { version: 1 } },
     );
   }
