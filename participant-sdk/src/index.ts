@@ -73,3 +73,11 @@ export type {
   StepOutput,
 } from "./participant/step-handlers.js";
 export { TransientFailure } from "./participant/transient-failure.js";
+// Transport security (TLS and mTLS).
+export { type AuthContextSource, peerIdentities } from "./tls/peer-identity.js";
+export {
+  DEFAULT_TLS_REFRESH_MS,
+  type TlsFiles,
+  tlsChannelCredentials,
+  tlsServerCredentials,
+} from "./tls/tls-credentials.js";

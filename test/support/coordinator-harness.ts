@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { credentials } from "@grpc/grpc-js";
+import { type ChannelCredentials, credentials } from "@grpc/grpc-js";
 import {
   AdminServiceClient,
   CoordinatorServiceClient,
@@ -54,7 +54,7 @@ export const fastRetry = (maxAttempts: number) => ({
 
 /** An in-process coordinator node on a free port, with a MongoDB database of its own or the memory store. */
 export async function startHarness(
-  opts: { mongoUri?: string; extra?: Record<string, unknown> } = {},
+  opts: { mongoUri?: string; extra?: Record<string, unknown>; clientCredentials?: ChannelCredentials } = {},
 ): Promise<Harness> {
   const config = parseCoordinatorConfig({
     mode: opts.mongoUri ? "start" : "dev",
@@ -77,8 +77,9 @@ export async function startHarness(
     ...opts.extra,
   });
   const node = await startCoordinatorNode(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }));
-  const client = new CoordinatorServiceClient(node.address, credentials.createInsecure());
-  const admin = new AdminServiceClient(node.address, credentials.createInsecure());
+  const creds = opts.clientCredentials ?? credentials.createInsecure();
+  const client = new CoordinatorServiceClient(node.address, creds);
+  const admin = new AdminServiceClient(node.address, creds);
   const get = async (sagaId: string) =>
     (await call(client.getSaga, client, { sagaId, includeHistory: false })).saga as Saga;
   return {

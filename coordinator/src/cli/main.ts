@@ -142,6 +142,65 @@ function commonOptions(cmd: Command): Command {
       )
         .env("SAGA_MAX_INFLIGHT_CALLS")
         .default("2000"),
+    )
+    .addOption(
+      new Option(
+        "--max-cached-sagas <n>",
+        "running sagas whose latest state this node holds in memory; the least recently written others are read from the store when they move",
+      )
+        .env("SAGA_MAX_CACHED_SAGAS")
+        .default("10000"),
+    )
+    .addOption(
+      new Option(
+        "--tls-cert <file>",
+        "serve the client and admin APIs over TLS with this certificate (PEM)",
+      ).env("SAGA_TLS_CERT"),
+    )
+    .addOption(new Option("--tls-key <file>", "private key of --tls-cert (PEM)").env("SAGA_TLS_KEY"))
+    .addOption(
+      new Option(
+        "--tls-ca <file>",
+        "CA bundle that verifies client certificates and, when forwarding, the other coordinators",
+      ).env("SAGA_TLS_CA"),
+    )
+    .addOption(
+      new Option(
+        "--tls-require-client-cert",
+        "refuse callers without a client certificate from --tls-ca (mTLS)",
+      ).env("SAGA_TLS_REQUIRE_CLIENT_CERT"),
+    )
+    .addOption(
+      new Option(
+        "--participant-tls",
+        "call participants over TLS (verified against --participant-tls-ca, else the system roots)",
+      ).env("SAGA_PARTICIPANT_TLS"),
+    )
+    .addOption(
+      new Option(
+        "--participant-tls-ca <file>",
+        "CA bundle that participants' certificates must chain to; implies --participant-tls",
+      ).env("SAGA_PARTICIPANT_TLS_CA"),
+    )
+    .addOption(
+      new Option(
+        "--participant-tls-cert <file>",
+        "client certificate presented to participants, so they can verify the caller (default: --tls-cert)",
+      ).env("SAGA_PARTICIPANT_TLS_CERT"),
+    )
+    .addOption(
+      new Option(
+        "--participant-tls-key <file>",
+        "private key of --participant-tls-cert (default: --tls-key)",
+      ).env("SAGA_PARTICIPANT_TLS_KEY"),
+    )
+    .addOption(
+      new Option(
+        "--tls-refresh-ms <ms>",
+        "how often certificate files are re-read (rotation without restart)",
+      )
+        .env("SAGA_TLS_REFRESH_MS")
+        .default("60000"),
     );
 }
 

@@ -1,4 +1,4 @@
-import { type CallOptions, credentials, Metadata } from "@grpc/grpc-js";
+import { type CallOptions, type ChannelCredentials, credentials, Metadata } from "@grpc/grpc-js";
 import { AdminServiceClient, CoordinatorServiceClient } from "@saga-coordinator/proto";
 import {
   FORWARDED_HEADER,
@@ -26,6 +26,7 @@ export class ClusterRouter implements RequestRouter {
     private readonly selfAddress: string,
     private readonly partitionOf: (sagaId: string) => number,
     private readonly handoverWaitMs: number,
+    private readonly peerCredentials: ChannelCredentials = credentials.createInsecure(),
   ) {}
 
   async route<T>(
@@ -73,8 +74,8 @@ export class ClusterRouter implements RequestRouter {
     let node = this.nodes.get(address);
     if (!node) {
       node = {
-        coordinator: new CoordinatorServiceClient(address, credentials.createInsecure()),
-        admin: new AdminServiceClient(address, credentials.createInsecure()),
+        coordinator: new CoordinatorServiceClient(address, this.peerCredentials),
+        admin: new AdminServiceClient(address, this.peerCredentials),
       };
       this.nodes.set(address, node);
     }

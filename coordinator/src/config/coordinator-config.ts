@@ -10,6 +10,8 @@ const int = (min: number, max: number) =>
     .min(min, `must be at least ${min}`)
     .max(max, `must be at most ${max}`);
 
+const file = z.string().min(1, "must be a file path");
+
 const participants = z
   .array(
     z.string().regex(/^[A-Za-z0-9._-]+=.+:\d{1,5}$/, "must be NAME=HOST:PORT, e.g. payment=10.0.0.7:7001"),
@@ -57,6 +59,16 @@ export const coordinatorConfigSchema = z.object({
   "store-max-batch": int(1, 10_000).default(32),
   "retain-finished": int(0, 100_000_000).default(10_000),
   "max-inflight-calls": int(1, 1_000_000).default(2_000),
+  "max-cached-sagas": int(0, 10_000_000).default(10_000),
+  "tls-cert": file.optional(),
+  "tls-key": file.optional(),
+  "tls-ca": file.optional(),
+  "tls-require-client-cert": z.boolean().default(false),
+  "participant-tls": z.boolean().default(false),
+  "participant-tls-ca": file.optional(),
+  "participant-tls-cert": file.optional(),
+  "participant-tls-key": file.optional(),
+  "tls-refresh-ms": int(1000, 86_400_000).default(60_000),
   demo: z.boolean(),
 });
 
@@ -73,7 +85,22 @@ export function parseCoordinatorConfig(raw: Record<string, unknown>): Coordinato
   if (config.mode === "start" && !config["mongodb-uri"]) {
     throw new ConfigError("--mongodb-uri: is required in start mode (env SAGA_MONGODB_URI)");
   }
+  const tlsProblem = tlsConfigProblem(config);
+  if (tlsProblem) throw new ConfigError(tlsProblem);
   return config;
 }
 
 export class ConfigError extends Error {}
+
+/** TLS flags that only make sense together. */
+function tlsConfigProblem(config: CoordinatorConfig): string | null {
+  if (Boolean(config["tls-cert"]) !== Boolean(config["tls-key"]))
+    return "--tls-cert, --tls-key: give both (the server certificate and its private key) or neither";
+  if (config["tls-require-client-cert"] && !(config["tls-cert"] && config["tls-ca"]))
+    return "--tls-require-client-cert: needs --tls-cert, --tls-key and --tls-ca (the CA that signs client certificates)";
+  if (config["tls-ca"] && !config["tls-cert"])
+    return "--tls-ca: client certificates are only verified over TLS; add --tls-cert and --tls-key";
+  if (Boolean(config["participant-tls-cert"]) !== Boolean(config["participant-tls-key"]))
+    return "--participant-tls-cert, --participant-tls-key: give both or neither";
+  return null;
+}

@@ -84,6 +84,12 @@ class ControlledStore extends MemorySagaStore {
   private gate: Promise<void> | null = null;
   failNextUpdate: Error | null = null;
   readonly written: SagaRecord[] = [];
+  reads = 0;
+
+  override get(sagaId: string): Promise<SagaRecord | null> {
+    this.reads++;
+    return super.get(sagaId);
+  }
 
   hold(): () => void {
     const open = deferred<void>();
@@ -126,7 +132,7 @@ class FakeOwnership implements PartitionOwnership {
   }
 }
 
-function setup(maxInFlightCalls?: number) {
+function setup(maxInFlightCalls?: number, maxCachedSagas?: number) {
   const store = new ControlledStore();
   const transport = new FakeTransport();
   const ownership = new FakeOwnership();
@@ -140,6 +146,7 @@ function setup(maxInFlightCalls?: number) {
     clock,
     random: () => 0.5,
     ...(maxInFlightCalls ? { maxInFlightCalls } : {}),
+    ...(maxCachedSagas !== undefined ? { maxCachedSagas } : {}),
   });
   driver.start();
   return { store, transport, ownership, clock, bus, driver };
@@ -305,6 +312,30 @@ describe("SagaDriver", () => {
       if (call.key === "q2/charge/execute") break;
     }
     await done;
+  });
+
+  it("reads back sagas evicted from memory while their calls waited, and drives them to the end", async () => {
+    // One call at a time and one saga in memory: q2's and q3's records are evicted
+    // while their first calls wait, so each is read from the store before it is sent.
+    const { transport, driver, bus, store } = setup(1, 1);
+    const done = ["q1", "q2", "q3"].map((id) => statusReached(bus, id, "COMPLETED"));
+    for (const id of ["q1", "q2", "q3"])
+      await driver.startSaga({ sagaId: id, definition: twoSteps, definitionHash: "h" });
+    const readsBefore = store.reads;
+    const sent: string[] = [];
+    for (let answered = 0; answered < 6; answered++) {
+      const call = await transport.next();
+      sent.push(call.key);
+      call.answer(ok("x"));
+    }
+    await Promise.all(done);
+    expect(sent.filter((k) => k.endsWith("/reserve/execute")).sort()).toEqual([
+      "q1/reserve/execute",
+      "q2/reserve/execute",
+      "q3/reserve/execute",
+    ]);
+    expect(new Set(sent).size).toBe(6);
+    expect(store.reads).toBeGreaterThan(readsBefore);
   });
 
   it("stops answering reads of a running saga from memory once the partition is not ours", async () => {

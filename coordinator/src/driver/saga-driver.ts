@@ -8,7 +8,7 @@ import type { SagaEventRecord, SagaRecord } from "../store/saga-record.js";
 import type { SagaStore } from "../store/saga-store.js";
 import type { ParticipantTransport } from "../transport/participant-transport.js";
 import { type Clock, systemClock } from "./clock.js";
-import { type DrivenSaga, DrivenSagas } from "./driven-sagas.js";
+import { DEFAULT_MAX_CACHED_SAGAS, type DrivenSaga, DrivenSagas } from "./driven-sagas.js";
 import { NotOwnerError, SagaConflictError, SagaNotFoundError, SagaRejectedError } from "./driver-errors.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import { answerInput, outcomeLabel, type PlannedCall, planCall } from "./participant-call.js";
@@ -31,6 +31,8 @@ export interface DriverOptions {
   metrics?: CoordinatorMetrics;
   /** Participant calls sent at once by this node; more wait in a queue (default 2,000). */
   maxInFlightCalls?: number;
+  /** Running sagas whose latest record is held in memory (default 10,000); others are read from the store. */
+  maxCachedSagas?: number;
   /** Time and the poll timer; a ManualClock in unit tests. */
   clock?: Clock;
   random?: () => number;
@@ -40,6 +42,13 @@ export interface NewSaga {
   sagaId: string;
   definition: SagaDefinition;
   definitionHash: string;
+}
+
+/** A participant call past the in-flight cap: only its key, not the saga, waits in memory. */
+interface WaitingCall {
+  sagaId: string;
+  command: SagaCommand;
+  key: string;
 }
 
 const MAX_CONFLICT_RETRIES = 20;
@@ -71,12 +80,12 @@ const RECOVER_BATCH = 500;
  */
 export class SagaDriver {
   private readonly queue = new KeyedQueue();
-  private readonly driven = new DrivenSagas();
+  private readonly driven: DrivenSagas;
   private readonly wakes: WakeTimers;
   /** Calls in flight from this node, so a due timer does not send a duplicate of a live call. */
   private readonly inFlight = new Set<string>();
   /** Calls waiting for a free slot (past maxInFlightCalls), oldest first. */
-  private waitingCalls: { sagaId: string; command: SagaCommand; key: string }[] = [];
+  private waitingCalls: WaitingCall[] = [];
   private callsRunning = 0;
   private readonly maxInFlightCalls: number;
   /** Participant calls in flight (and the recording of their answers), by partition. */
@@ -99,6 +108,7 @@ export class SagaDriver {
     this.clock = options.clock ?? systemClock;
     this.maxInFlightCalls = options.maxInFlightCalls ?? DEFAULT_MAX_IN_FLIGHT_CALLS;
     this.random = options.random ?? Math.random;
+    this.driven = new DrivenSagas(options.maxCachedSagas ?? DEFAULT_MAX_CACHED_SAGAS);
     this.wakes = new WakeTimers(WAKE_SLOT_MS, this.clock.now());
   }
 
@@ -228,14 +238,8 @@ export class SagaDriver {
 
   private async applyNow(sagaId: string, input: SagaInput): Promise<SagaRecord> {
     for (let tries = 0; tries < MAX_CONFLICT_RETRIES; tries++) {
-      let current = this.driven.record(sagaId);
-      if (!current) {
-        const stored = await this.store.get(sagaId);
-        if (!stored) throw new SagaNotFoundError(sagaId);
-        this.driven.loaded(stored);
-        this.wakes.set(sagaId, stored.partition, stored.state.nextWakeAt);
-        current = stored;
-      }
+      const current = this.driven.record(sagaId) ?? (await this.load(sagaId));
+      if (!current) throw new SagaNotFoundError(sagaId);
       const fence = this.ownership.fenceFor(current.partition);
       if (fence === null) {
         // Not ours any more: what we remember of it may be overtaken at any moment.
@@ -302,6 +306,15 @@ export class SagaDriver {
     throw new Error(`saga ${sagaId}: gave up after ${MAX_CONFLICT_RETRIES} conflicting writes`);
   }
 
+  /** Reads a saga this node holds nothing of (or evicted) and remembers it. */
+  private async load(sagaId: string): Promise<SagaRecord | null> {
+    const stored = await this.store.get(sagaId);
+    if (!stored) return null;
+    this.driven.loaded(stored);
+    this.wakes.set(sagaId, stored.partition, stored.state.nextWakeAt);
+    return stored;
+  }
+
   private applyInBackground(sagaId: string, input: SagaInput): void {
     this.apply(sagaId, input).catch((err: unknown) => {
       const log = this.logger.child({ sagaId });
@@ -357,20 +370,52 @@ export class SagaDriver {
     while (this.callsRunning < this.maxInFlightCalls) {
       const waiting = this.waitingCalls.shift();
       if (!waiting) return;
-      const record = this.driven.record(waiting.sagaId);
-      const planned = record && !this.stopped ? planCall(record, waiting.command) : null;
-      if (
-        !record ||
-        !planned ||
-        !stillAwaited(record, waiting.command) ||
-        this.ownership.isDraining(record.partition)
-      ) {
-        // Superseded, or no longer known here: the saga's durable timer re-sends what is still due.
-        this.inFlight.delete(waiting.key);
-        continue;
-      }
-      this.send(record.partition, planned, waiting.key);
+      const record = this.stopped ? undefined : this.driven.record(waiting.sagaId);
+      if (record) this.sendIfAwaited(record, waiting);
+      else if (this.stopped) this.inFlight.delete(waiting.key);
+      else this.loadThenSend(waiting);
     }
+  }
+
+  /** Sends a queued call unless the saga has moved on, or its partition is being handed over. */
+  private sendIfAwaited(record: SagaRecord, waiting: WaitingCall): void {
+    const planned = planCall(record, waiting.command);
+    if (!planned || !stillAwaited(record, waiting.command) || this.ownership.isDraining(record.partition)) {
+      // Superseded: the saga's durable timer re-sends whatever is still due.
+      this.inFlight.delete(waiting.key);
+      return;
+    }
+    this.send(record.partition, planned, waiting.key);
+  }
+
+  /**
+   * The saga of a queued call was evicted from memory while it waited (many
+   * sagas parked on a slow participant): read it back, in its turn, then send.
+   * The slot is held meanwhile so reads cannot outrun the cap.
+   */
+  private loadThenSend(waiting: WaitingCall): void {
+    this.callsRunning++;
+    const loaded = this.queue.run(waiting.sagaId, async () => {
+      const record = this.driven.record(waiting.sagaId) ?? (await this.load(waiting.sagaId));
+      return record && this.ownership.fenceFor(record.partition) !== null ? record : null;
+    });
+    loaded
+      .then(
+        (record) => {
+          this.callsRunning--;
+          if (record && !this.stopped) this.sendIfAwaited(record, waiting);
+          else this.inFlight.delete(waiting.key);
+        },
+        (err: unknown) => {
+          this.callsRunning--;
+          this.inFlight.delete(waiting.key);
+          this.logger.warn(
+            { err, sagaId: waiting.sagaId },
+            "could not read a queued call's saga; its timer re-sends it",
+          );
+        },
+      )
+      .finally(() => this.sendWaiting());
   }
 
   private async callParticipant(planned: PlannedCall, log: Logger): Promise<SagaInput> {

@@ -1,3 +1,4 @@
+import type { ChannelCredentials } from "@grpc/grpc-js";
 import { Etcd3, type IOptions } from "etcd3";
 import { MongoClient } from "mongodb";
 import type { Logger } from "pino";
@@ -27,6 +28,7 @@ import type { SagaStore } from "../store/saga-store.js";
 import { GrpcParticipantTransport } from "../transport/grpc-participant-transport.js";
 import { setServing, shutdownServer, startGrpcServer } from "./grpc-server.js";
 import { mongoClientOptions } from "./mongo-client-options.js";
+import { nodeCredentials } from "./node-credentials.js";
 
 export interface CoordinatorNode {
   /** host:port the node listens on (with the real port when 0 was asked for). */
@@ -160,6 +162,7 @@ function etcdTopology(
   store: SagaStore,
   logger: Logger,
   hosts: string[],
+  peerCredentials: ChannelCredentials,
 ): Topology {
   const nodeId = config["node-id"];
   const advertise = config.advertise ?? config.listen;
@@ -197,7 +200,14 @@ function etcdTopology(
     { unavailableAfterMs: config["store-unavailable-ms"] },
     logger,
   );
-  const router = new ClusterRouter(owner, view, advertise, (id) => partitionOf(id, config.partitions), 3000);
+  const router = new ClusterRouter(
+    owner,
+    view,
+    advertise,
+    (id) => partitionOf(id, config.partitions),
+    3000,
+    peerCredentials,
+  );
   const changes = [(l: () => void) => view.onChange(l), (l: () => void) => membership.onChange(l)];
   return {
     ownership: owner,
@@ -247,17 +257,21 @@ export async function startCoordinatorNode(
   const store = await openStore(config, logger, metrics);
   storeRef = store;
   const bus = new SagaEventBus();
-  const transport = new GrpcParticipantTransport();
+  const creds = nodeCredentials(config);
+  const transport = new GrpcParticipantTransport({ credentials: creds.participants });
   const participants = config.participant;
   let address = config.advertise ?? config.listen;
   const hosts = config["etcd-endpoints"];
-  const topology = hosts ? etcdTopology(config, store, logger, hosts) : soleTopology(config, () => address);
+  const topology = hosts
+    ? etcdTopology(config, store, logger, hosts, creds.peers)
+    : soleTopology(config, () => address);
   const metricsListen = config["metrics-listen"];
   const metricsServer = metricsListen ? await startMetricsServer(metricsListen, metrics.registry) : null;
   const driver = new SagaDriver(store, transport, topology.ownership, bus, logger, {
     metrics,
     pollIntervalMs: config["poll-interval-ms"],
     maxInFlightCalls: config["max-inflight-calls"],
+    maxCachedSagas: config["max-cached-sagas"],
     lostCallGraceMs: config["lost-call-grace-ms"],
     resolveParticipant: (p) => participants[p] ?? p,
     partitionOf: (id) => partitionOf(id, config.partitions),
@@ -279,7 +293,7 @@ export async function startCoordinatorNode(
     logger,
   });
   const admin = adminService(driver, topology.status, logger, topology.router);
-  const { server, port, health } = await startGrpcServer(config.listen, api, admin);
+  const { server, port, health } = await startGrpcServer(config.listen, api, admin, creds.server);
   const host = config.listen.slice(0, config.listen.lastIndexOf(":"));
   address = config.advertise ?? `${host}:${port}`;
   driver.start();

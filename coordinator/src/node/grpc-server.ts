@@ -45,6 +45,7 @@ export async function startGrpcServer(
   listen: string,
   coordinator: CoordinatorServiceServer,
   admin: AdminServiceServer,
+  serverCredentials: ServerCredentials = ServerCredentials.createInsecure(),
 ): Promise<RunningServer> {
   const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
   server.addService(CoordinatorServiceService, coordinator);
@@ -59,9 +60,7 @@ export async function startGrpcServer(
   const definitions = loadSync(files, { includeDirs, keepCase: false });
   new ReflectionService(definitions).addToServer(server);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(listen, ServerCredentials.createInsecure(), (err, bound) =>
-      err ? reject(err) : resolve(bound),
-    ),
+    server.bindAsync(listen, serverCredentials, (err, bound) => (err ? reject(err) : resolve(bound))),
   );
   return { server, port, health };
 }

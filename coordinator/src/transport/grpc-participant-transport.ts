@@ -1,4 +1,4 @@
-import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { type ChannelCredentials, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { ParticipantServiceClient } from "@saga-coordinator/proto";
 import type {
   CallOutcome,
@@ -10,6 +10,8 @@ import type {
 export interface GrpcParticipantTransportOptions {
   /** A participant's channel is closed after this long without a call (default 5 min). */
   idleCloseMs?: number;
+  /** Default: plaintext. */
+  credentials?: ChannelCredentials;
 }
 
 const DEFAULT_IDLE_CLOSE_MS = 5 * 60_000;
@@ -31,10 +33,12 @@ interface CachedClient {
 export class GrpcParticipantTransport implements ParticipantTransport {
   private readonly clients = new Map<string, CachedClient>();
   private readonly idleCloseMs: number;
+  private readonly credentials: ChannelCredentials;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(options: GrpcParticipantTransportOptions = {}) {
     this.idleCloseMs = options.idleCloseMs ?? DEFAULT_IDLE_CLOSE_MS;
+    this.credentials = options.credentials ?? credentials.createInsecure();
     this.sweeper = setInterval(() => this.closeIdle(), Math.min(60_000, this.idleCloseMs));
     this.sweeper.unref();
   }
@@ -108,7 +112,7 @@ export class GrpcParticipantTransport implements ParticipantTransport {
   private client(address: string): CachedClient {
     let cached = this.clients.get(address);
     if (!cached) {
-      const client = new ParticipantServiceClient(address, credentials.createInsecure(), {
+      const client = new ParticipantServiceClient(address, this.credentials, {
         // Reconnect quickly after a participant restarts instead of waiting out grpc's default 120s cap.
         "grpc.max_reconnect_backoff_ms": 2000,
         "grpc.initial_reconnect_backoff_ms": 100,

@@ -33,6 +33,18 @@ export interface ParticipantOptions {
   shutdownTimeoutMs?: number;
   /** Extra grpc-js server options. */
   serverOptions?: ChannelOptions;
+  /**
+   * Transport security. Default: plaintext. `tlsServerCredentials()` gives TLS
+   * that asks for and verifies client certificates (mTLS).
+   */
+  credentials?: ServerCredentials;
+  /**
+   * Identities (certificate CN, or DNS/URI/IP subject alternative names) of the
+   * coordinators allowed to call Execute and Compensate; anyone else gets
+   * PERMISSION_DENIED before the barrier or a handler runs. Needs `credentials`
+   * that verify client certificates. Default: any caller.
+   */
+  allowedCallers?: readonly string[];
 }
 
 export interface Participant {
@@ -64,17 +76,25 @@ export async function startParticipant(options: ParticipantOptions): Promise<Par
         });
   if (!barrier) logger.warn("barrier disabled: duplicate calls will run handlers again");
 
+  if (options.allowedCallers && !options.credentials)
+    throw new Error(
+      "allowedCallers needs TLS credentials that verify client certificates (tlsServerCredentials)",
+    );
+  if (options.allowedCallers?.length === 0)
+    throw new Error("allowedCallers is empty: no coordinator could call; leave it out to accept any caller");
   const server = new Server(options.serverOptions);
   server.addService(
     ParticipantServiceService,
-    participantService(new StepDispatcher(options.steps, barrier, logger), logger),
+    participantService(new StepDispatcher(options.steps, barrier, logger), logger, options.allowedCallers),
   );
   const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
   health.addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(options.listen, ServerCredentials.createInsecure(), (err, bound) =>
-      err ? reject(err) : resolve(bound),
+    server.bindAsync(
+      options.listen,
+      options.credentials ?? ServerCredentials.createInsecure(),
+      (err, bound) => (err ? reject(err) : resolve(bound)),
     ),
   );
   const address = `${host}:${port}`;
