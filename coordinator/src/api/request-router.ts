@@ -6,6 +6,8 @@ export interface WriteOptions {
   forwarded?: boolean;
   /** The caller's deadline (epoch ms), carried over when forwarding. */
   deadline?: number;
+  /** The caller's bearer credentials, carried over when forwarding so the owner authorizes the same caller. */
+  authorization?: string;
 }
 
 /** Metadata key that marks a request forwarded between nodes. */

@@ -19,8 +19,10 @@ export function unary<Req, Res>(logger: Logger, handler: (req: Req, opts: WriteO
 export function writeOptions(call: { metadata: Metadata; getDeadline(): Deadline }): WriteOptions {
   const deadline = call.getDeadline();
   const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  const [authorization] = call.metadata.get("authorization");
   return {
     forwarded: call.metadata.get(FORWARDED_HEADER).length > 0,
     ...(Number.isFinite(ms) ? { deadline: ms } : {}),
+    ...(typeof authorization === "string" ? { authorization } : {}),
   };
 }

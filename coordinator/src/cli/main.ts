@@ -196,6 +196,12 @@ function commonOptions(cmd: Command): Command {
     )
     .addOption(
       new Option(
+        "--auth-policy <file>",
+        "YAML or JSON policy: API tokens (SHA-256), JWT keys, and the roles of each caller identity; every client and admin call must then authenticate",
+      ).env("SAGA_AUTH_POLICY"),
+    )
+    .addOption(
+      new Option(
         "--tls-refresh-ms <ms>",
         "how often certificate files are re-read (rotation without restart)",
       )

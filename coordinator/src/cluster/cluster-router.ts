@@ -44,6 +44,7 @@ export class ClusterRouter implements RequestRouter {
       if (!opts.forwarded && address && address !== this.selfAddress) {
         const metadata = new Metadata();
         metadata.set(FORWARDED_HEADER, "1");
+        if (opts.authorization) metadata.set("authorization", opts.authorization);
         const options: CallOptions = { deadline: opts.deadline ?? Date.now() + 30_000 };
         return remote(this.node(address), metadata, options);
       }

@@ -69,6 +69,7 @@ export const coordinatorConfigSchema = z.object({
   "participant-tls-cert": file.optional(),
   "participant-tls-key": file.optional(),
   "tls-refresh-ms": int(1000, 86_400_000).default(60_000),
+  "auth-policy": file.optional(),
   demo: z.boolean(),
 });
 

@@ -1,4 +1,4 @@
-import type { ChannelCredentials } from "@grpc/grpc-js";
+import type { ChannelCredentials, ServerInterceptor } from "@grpc/grpc-js";
 import { Etcd3, type IOptions } from "etcd3";
 import { MongoClient } from "mongodb";
 import type { Logger } from "pino";
@@ -22,6 +22,9 @@ import { SagaDriver } from "../driver/saga-driver.js";
 import { SagaEventBus } from "../driver/saga-event-bus.js";
 import { CoordinatorMetrics } from "../observability/coordinator-metrics.js";
 import { startMetricsServer } from "../observability/metrics-server.js";
+import { AccessPolicy } from "../security/access-policy.js";
+import { authInterceptor } from "../security/auth-interceptor.js";
+import { jwtVerifier } from "../security/jwt-verifier.js";
 import { MemorySagaStore } from "../store/memory-saga-store.js";
 import { DEFAULT_GROUP_COMMIT, MongoSagaStore } from "../store/mongo-saga-store.js";
 import type { SagaStore } from "../store/saga-store.js";
@@ -140,6 +143,24 @@ type WatchBackoff = NonNullable<NonNullable<IOptions["faultHandling"]>["watchBac
 /** Watch reconnects with the cluster's capped backoff (the library's default grows to 30 s). */
 function watchBackoff(failures = 1): WatchBackoff {
   return { duration: clusterRetryDelayMs(failures), next: () => watchBackoff(failures + 1) };
+}
+
+/** With --auth-policy, every client and admin call is authenticated and checked against the policy. */
+function authInterceptors(config: CoordinatorConfig, logger: Logger): ServerInterceptor[] {
+  const file = config["auth-policy"];
+  if (!file) {
+    if (config.mode === "start")
+      logger.warn("no --auth-policy: anyone who can reach this node may call every method");
+    return [];
+  }
+  const policy = AccessPolicy.load(file);
+  if (!config["tls-cert"]) logger.warn("--auth-policy without --tls-cert: bearer tokens travel in plaintext");
+  const jwt = policy.file.jwt ? jwtVerifier(policy.file.jwt) : null;
+  logger.info(
+    { file, grants: policy.file.grants.length, tokens: policy.file.tokens.length, jwt: Boolean(jwt) },
+    "auth policy loaded",
+  );
+  return [authInterceptor(policy, jwt, logger)];
 }
 
 /**
@@ -293,7 +314,13 @@ export async function startCoordinatorNode(
     logger,
   });
   const admin = adminService(driver, topology.status, logger, topology.router);
-  const { server, port, health } = await startGrpcServer(config.listen, api, admin, creds.server);
+  const { server, port, health } = await startGrpcServer(
+    config.listen,
+    api,
+    admin,
+    creds.server,
+    authInterceptors(config, logger),
+  );
   const host = config.listen.slice(0, config.listen.lastIndexOf(":"));
   address = config.advertise ?? `${host}:${port}`;
   driver.start();

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import path from "node:path";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import {
@@ -46,8 +46,9 @@ export async function startGrpcServer(
   coordinator: CoordinatorServiceServer,
   admin: AdminServiceServer,
   serverCredentials: ServerCredentials = ServerCredentials.createInsecure(),
+  interceptors: ServerInterceptor[] = [],
 ): Promise<RunningServer> {
-  const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+  const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, interceptors });
   server.addService(CoordinatorServiceService, coordinator);
   server.addService(AdminServiceService, admin);
   const health = new HealthImplementation({

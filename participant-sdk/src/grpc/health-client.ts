@@ -23,8 +23,13 @@ const HealthClientConstructor = makeGenericClientConstructor(
 ) => HealthClient;
 
 /** Asks `target`'s standard gRPC health service for the status of `service` ("" = the whole server). */
-export async function checkHealth(target: string, service = "", timeoutMs = 5_000): Promise<ServingStatus> {
-  const client = new HealthClientConstructor(target, credentials.createInsecure());
+export async function checkHealth(
+  target: string,
+  service = "",
+  timeoutMs = 5_000,
+  channelCredentials: ChannelCredentials = credentials.createInsecure(),
+): Promise<ServingStatus> {
+  const client = new HealthClientConstructor(target, channelCredentials);
   try {
     const res = await unaryCall(client, client.check, { service }, timeoutMs);
     return res.status;

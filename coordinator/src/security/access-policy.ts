@@ -1,0 +1,111 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { ROLES, type Role } from "./roles.js";
+
+/**
+ * Who may do what, from a policy file (YAML or JSON), validated at start.
+ *
+ * Callers are named by how they proved who they are:
+ * - `cert:<name>`: a verified client certificate's CN or a DNS/URI/IP SAN (mTLS);
+ * - `token:<name>`: a static API token, stored in the file only as its SHA-256;
+ * - `jwt:<sub>`: a bearer JWT verified against the configured keys.
+ */
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "must be the token's SHA-256, 64 lowercase hex digits");
+const identityName = z
+  .string()
+  .regex(/^(cert|token|jwt):.+$/, 'must be "cert:<name>", "token:<name>" or "jwt:<subject>"');
+
+export const accessPolicySchema = z
+  .object({
+    tokens: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[\w.@-]{1,128}$/, "must be 1..128 of [A-Za-z0-9_.@-]"),
+            sha256: sha256Hex,
+          })
+          .strict(),
+      )
+      .default([]),
+    jwt: z
+      .object({
+        jwksFile: z.string().min(1).optional(),
+        jwksUrl: z.string().url().optional(),
+        issuer: z.string().min(1),
+        audience: z.string().min(1),
+      })
+      .strict()
+      .refine((j) => Boolean(j.jwksFile) !== Boolean(j.jwksUrl), "give exactly one of jwksFile or jwksUrl")
+      .optional(),
+    grants: z
+      .array(
+        z
+          .object({
+            identities: z.array(identityName).min(1),
+            roles: z.array(z.enum(ROLES)).min(1),
+          })
+          .strict(),
+      )
+      .min(1, "at least one grant, or nobody can call"),
+  })
+  .strict();
+
+export type AccessPolicyFile = z.infer<typeof accessPolicySchema>;
+
+export class AccessPolicyError extends Error {}
+
+export class AccessPolicy {
+  private readonly tokens: { name: string; digest: Buffer }[];
+  private readonly grants: Map<string, Set<Role>>;
+
+  constructor(readonly file: AccessPolicyFile) {
+    const names = new Set<string>();
+    for (const t of file.tokens) {
+      if (names.has(t.name)) throw new AccessPolicyError(`tokens: "${t.name}" is listed twice`);
+      names.add(t.name);
+    }
+    this.tokens = file.tokens.map((t) => ({ name: t.name, digest: Buffer.from(t.sha256, "hex") }));
+    this.grants = new Map();
+    for (const grant of file.grants) {
+      for (const id of grant.identities) {
+        const roles = this.grants.get(id) ?? new Set<Role>();
+        for (const role of grant.roles) roles.add(role);
+        this.grants.set(id, roles);
+      }
+    }
+  }
+
+  /** Reads and validates a policy file; the error names the file and each bad field. */
+  static load(path: string): AccessPolicy {
+    let raw: unknown;
+    try {
+      raw = parseYaml(readFileSync(path, "utf8"));
+    } catch (err) {
+      throw new AccessPolicyError(`auth policy ${path}: ${(err as Error).message}`);
+    }
+    const parsed = accessPolicySchema.safeParse(raw);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(file)"}: ${i.message}`);
+      throw new AccessPolicyError(`auth policy ${path} is not valid:\n${problems.join("\n")}`);
+    }
+    return new AccessPolicy(parsed.data);
+  }
+
+  /** The `token:<name>` identity of a static API token, or null when no token matches. */
+  tokenIdentity(token: string): string | null {
+    const digest = createHash("sha256").update(token).digest();
+    let found: string | null = null;
+    // Compare against every token in constant time, so timing tells nothing of which one is close.
+    for (const t of this.tokens) if (timingSafeEqual(t.digest, digest)) found = `token:${t.name}`;
+    return found;
+  }
+
+  /** Every role granted to any of the caller's identities. */
+  rolesOf(identities: readonly string[]): Set<Role> {
+    const roles = new Set<Role>();
+    for (const id of identities) for (const role of this.grants.get(id) ?? []) roles.add(role);
+    return roles;
+  }
+}
