@@ -24,7 +24,14 @@ export async function startCoordinators({ mode, count, mongoUri, database, etcd,
       const [port, metricsPort] = [await freePort(), await freePort()];
       const args = [mode, "--listen", `127.0.0.1:${port}`, "--metrics-listen", `127.0.0.1:${metricsPort}`];
       args.push("--node-id", `bench-${i + 1}`);
-      if (mode === "start") args.push("--mongodb-uri", mongoUri, "--mongodb-database", database);
+      if (mode === "start")
+        args.push(
+          "--mongodb-uri",
+          mongoUri,
+          "--mongodb-database",
+          database,
+          "--allow-direct-participant-addresses",
+        );
       if (count > 1) args.push("--etcd-endpoints", etcd, "--etcd-prefix", prefix);
       args.push(...extraArgs);
       const child = await startChild(`coordinator bench-${i + 1}`, MAIN, args, /coordinator ready/, {

@@ -194,6 +194,7 @@ export class ChaosLab {
     // biome-ignore format: one flag and its value per line
     const args = [
       "start",
+      "--allow-direct-participant-addresses",
       "--listen", address,
       "--node-id", nodeId,
       "--etcd-endpoints", this.etcdUrl,

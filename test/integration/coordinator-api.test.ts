@@ -65,7 +65,7 @@ describe("CoordinatorService API", () => {
       "unknown participant name",
       () => ({ steps: [step("a", "billing")] }),
       status.INVALID_ARGUMENT,
-      "neither a host:port address nor a known participant name",
+      "neither a host:port address nor a registered participant name",
     ],
     [
       "unknown depends_on",

@@ -48,6 +48,7 @@ describe("crash recovery", () => {
     const port = await freePort();
     const args = [
       "start",
+      "--allow-direct-participant-addresses",
       "--listen",
       `127.0.0.1:${port}`,
       "--mongodb-uri",

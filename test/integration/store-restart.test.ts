@@ -75,7 +75,7 @@ async function sagasSurviveRestartOf(store: RunningService, backend: BackendName
     const port = await freePort();
     // biome-ignore format: one flag and its value per line
     const coordinator: CoordinatorProcess = await startCoordinatorProcess([
-      "start", "--listen", `127.0.0.1:${port}`,
+      "start", "--allow-direct-participant-addresses", "--listen", `127.0.0.1:${port}`,
       "--mongodb-uri", store.url, "--mongodb-database", `restart_${backend}_${randomUUID().slice(0, 8)}`,
       "--poll-interval-ms", "100", "--lost-call-grace-ms", "1000",
     ]);

@@ -38,6 +38,7 @@ export async function startCluster(
   const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
   const argsFor = (i: number) => [
     "start",
+    "--allow-direct-participant-addresses",
     "--listen",
     `127.0.0.1:${ports[i]}`,
     "--node-id",

@@ -74,6 +74,8 @@ export async function startHarness(
     "lease-ttl-seconds": 5,
     "drain-timeout-ms": 2000,
     demo: false,
+    // The tests' participants listen on free ports, so steps name them by host:port.
+    "allow-direct-participant-addresses": true,
     ...opts.extra,
   });
   const node = await startCoordinatorNode(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }));

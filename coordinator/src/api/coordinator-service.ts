@@ -41,6 +41,8 @@ export interface CoordinatorServiceDeps {
   limits: DefinitionLimits;
   /** Logical participant names from the coordinator's config. */
   participantNames: ReadonlySet<string>;
+  /** Whether steps may name a host:port instead of a registered participant. */
+  allowDirectParticipants: boolean;
   logger: Logger;
   now?: () => number;
 }
@@ -83,7 +85,7 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
     const problem = validateDefinition(definition, limits, now());
     if (problem) throw invalidArgument(problem);
     for (const [i, step] of definition.steps.entries()) {
-      const bad = participantProblem(step.participant, deps.participantNames);
+      const bad = participantProblem(step.participant, deps.participantNames, deps.allowDirectParticipants);
       if (bad) throw invalidArgument(`steps[${i}].participant: ${bad}`);
     }
     return router.route(

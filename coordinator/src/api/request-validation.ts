@@ -19,10 +19,28 @@ export function requireReason(reason: string): string {
   return reason;
 }
 
-/** A participant must be a configured logical name or a host:port address. */
-export function participantProblem(participant: string, known: ReadonlySet<string>): string | null {
-  if (participant === "" || known.has(participant) || HOST_PORT.test(participant)) return null;
+/**
+ * A participant must be a registered name (--participant NAME=HOST:PORT) or,
+ * only where direct addresses are allowed (dev, or
+ * --allow-direct-participant-addresses), a host:port with a port in 1..65535.
+ * Registered names only means callers cannot make the coordinator dial
+ * arbitrary hosts (no scanning of the internal network through it).
+ */
+export function participantProblem(
+  participant: string,
+  known: ReadonlySet<string>,
+  allowDirect = true,
+): string | null {
+  if (participant === "" || known.has(participant)) return null;
   const names =
-    known.size > 0 ? `one of ${[...known].join(", ")}` : "none are configured (--participant NAME=HOST:PORT)";
-  return `${JSON.stringify(participant)} is neither a host:port address nor a known participant name (${names})`;
+    known.size > 0 ? `one of ${[...known].join(", ")}` : "none are registered (--participant NAME=HOST:PORT)";
+  const quoted = JSON.stringify(participant.slice(0, 300));
+  if (!allowDirect) {
+    return `${quoted} is not a registered participant (${names}); this node takes no direct host:port addresses (--allow-direct-participant-addresses)`;
+  }
+  if (!HOST_PORT.test(participant))
+    return `${quoted} is neither a host:port address nor a registered participant name (${names})`;
+  const port = Number(participant.slice(participant.lastIndexOf(":") + 1));
+  if (port < 1 || port > 65_535) return `${quoted}: port ${port} is not in 1..65535`;
+  return null;
 }

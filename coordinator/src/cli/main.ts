@@ -196,6 +196,12 @@ function commonOptions(cmd: Command): Command {
     )
     .addOption(
       new Option(
+        "--allow-direct-participant-addresses",
+        "let steps name any host:port instead of a registered --participant (always on in dev)",
+      ).env("SAGA_ALLOW_DIRECT_PARTICIPANT_ADDRESSES"),
+    )
+    .addOption(
+      new Option(
         "--auth-policy <file>",
         "YAML or JSON policy: API tokens (SHA-256), JWT keys, and the roles of each caller identity; every client and admin call must then authenticate",
       ).env("SAGA_AUTH_POLICY"),

@@ -70,6 +70,8 @@ export const coordinatorConfigSchema = z.object({
   "participant-tls-key": file.optional(),
   "tls-refresh-ms": int(1000, 86_400_000).default(60_000),
   "auth-policy": file.optional(),
+  /** Default: on in dev, off in start. */
+  "allow-direct-participant-addresses": z.boolean().optional(),
   demo: z.boolean(),
 });
 

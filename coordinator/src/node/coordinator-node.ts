@@ -311,6 +311,7 @@ export async function startCoordinatorNode(
     partitionOf: (id) => partitionOf(id, config.partitions),
     limits,
     participantNames: new Set(Object.keys(participants)),
+    allowDirectParticipants: config["allow-direct-participant-addresses"] ?? config.mode === "dev",
     logger,
   });
   const admin = adminService(driver, topology.status, logger, topology.router);
