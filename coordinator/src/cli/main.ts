@@ -201,6 +201,20 @@ function commonOptions(cmd: Command): Command {
       ).env("SAGA_ALLOW_DIRECT_PARTICIPANT_ADDRESSES"),
     )
     .addOption(
+      new Option("--etcd-ca <file>", "TLS to etcd: CA bundle its certificate chains to").env("SAGA_ETCD_CA"),
+    )
+    .addOption(
+      new Option("--etcd-cert <file>", "client certificate for etcd (with --etcd-key)").env("SAGA_ETCD_CERT"),
+    )
+    .addOption(new Option("--etcd-key <file>", "private key of --etcd-cert").env("SAGA_ETCD_KEY"))
+    .addOption(new Option("--etcd-username <name>", "etcd user (auth enabled)").env("SAGA_ETCD_USERNAME"))
+    .addOption(
+      new Option(
+        "--etcd-password-file <file>",
+        "file holding the etcd user's password (or env SAGA_ETCD_PASSWORD; never on the command line)",
+      ).env("SAGA_ETCD_PASSWORD_FILE"),
+    )
+    .addOption(
       new Option(
         "--auth-policy <file>",
         "YAML or JSON policy: API tokens (SHA-256), JWT keys, and the roles of each caller identity; every client and admin call must then authenticate",

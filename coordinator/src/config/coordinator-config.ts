@@ -70,6 +70,11 @@ export const coordinatorConfigSchema = z.object({
   "participant-tls-key": file.optional(),
   "tls-refresh-ms": int(1000, 86_400_000).default(60_000),
   "auth-policy": file.optional(),
+  "etcd-ca": file.optional(),
+  "etcd-cert": file.optional(),
+  "etcd-key": file.optional(),
+  "etcd-username": z.string().min(1).max(128).optional(),
+  "etcd-password-file": file.optional(),
   /** Default: on in dev, off in start. */
   "allow-direct-participant-addresses": z.boolean().optional(),
   demo: z.boolean(),
@@ -103,6 +108,10 @@ function tlsConfigProblem(config: CoordinatorConfig): string | null {
     return "--tls-require-client-cert: needs --tls-cert, --tls-key and --tls-ca (the CA that signs client certificates)";
   if (config["tls-ca"] && !config["tls-cert"])
     return "--tls-ca: client certificates are only verified over TLS; add --tls-cert and --tls-key";
+  if (Boolean(config["etcd-cert"]) !== Boolean(config["etcd-key"]))
+    return "--etcd-cert, --etcd-key: give both or neither";
+  if (config["etcd-cert"] && !config["etcd-ca"])
+    return "--etcd-cert: a client certificate for etcd needs --etcd-ca (TLS to etcd)";
   if (Boolean(config["participant-tls-cert"]) !== Boolean(config["participant-tls-key"]))
     return "--participant-tls-cert, --participant-tls-key: give both or neither";
   return null;

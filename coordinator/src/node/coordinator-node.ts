@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { ChannelCredentials, ServerInterceptor } from "@grpc/grpc-js";
 import { Etcd3, type IOptions } from "etcd3";
 import { MongoClient } from "mongodb";
@@ -145,6 +146,44 @@ function watchBackoff(failures = 1): WatchBackoff {
   return { duration: clusterRetryDelayMs(failures), next: () => watchBackoff(failures + 1) };
 }
 
+/**
+ * etcd's TLS (a CA, optionally a client certificate) and user/password. The
+ * password comes from a file or the environment, never from the command line,
+ * where `ps` and logs would show it.
+ */
+function etcdSecurity(config: CoordinatorConfig): Pick<IOptions, "credentials" | "auth"> {
+  const read = (file: string, what: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`cannot read the etcd ${what} file ${file}: ${(err as Error).message}`);
+    }
+  };
+  const ca = config["etcd-ca"];
+  const credentials = ca
+    ? {
+        rootCertificate: read(ca, "CA"),
+        ...(config["etcd-cert"] && config["etcd-key"]
+          ? {
+              certChain: read(config["etcd-cert"], "certificate"),
+              privateKey: read(config["etcd-key"], "key"),
+            }
+          : {}),
+      }
+    : undefined;
+  const username = config["etcd-username"];
+  const passwordFile = config["etcd-password-file"];
+  const password = passwordFile
+    ? read(passwordFile, "password").toString("utf8").trim()
+    : process.env.SAGA_ETCD_PASSWORD;
+  if (username && !password)
+    throw new Error("--etcd-username needs a password: --etcd-password-file or env SAGA_ETCD_PASSWORD");
+  return {
+    ...(credentials ? { credentials } : {}),
+    ...(username && password ? { auth: { username, password } } : {}),
+  };
+}
+
 /** With --auth-policy, every client and admin call is authenticated and checked against the policy. */
 function authInterceptors(config: CoordinatorConfig, logger: Logger): ServerInterceptor[] {
   const file = config["auth-policy"];
@@ -167,11 +206,12 @@ function authInterceptors(config: CoordinatorConfig, logger: Logger): ServerInte
  * The etcd client: every unary call has a deadline (a stalled etcd must not
  * hang a node), and watches reconnect within 2 s of etcd coming back.
  */
-function etcdClient(hosts: string[]): Etcd3 {
+function etcdClient(hosts: string[], config: CoordinatorConfig): Etcd3 {
   // Long enough for a loaded etcd, short enough that a stalled one costs a retry, not a hang.
   const callTimeoutMs = 5000;
   return new Etcd3({
     hosts,
+    ...etcdSecurity(config),
     dialTimeout: 5000,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
     faultHandling: { watchBackoff: watchBackoff() },
@@ -187,7 +227,7 @@ function etcdTopology(
 ): Topology {
   const nodeId = config["node-id"];
   const advertise = config.advertise ?? config.listen;
-  const client = etcdClient(hosts);
+  const client = etcdClient(hosts, config);
   const keys = new ClusterKeys(config["etcd-prefix"]);
   const view = new ClusterView(client, keys, logger);
   let driverRef: SagaDriver | null = null;

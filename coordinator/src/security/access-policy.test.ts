@@ -101,3 +101,12 @@ grants:
     expect(() => AccessPolicy.load(file)).toThrow('tokens: "a" is listed twice');
   });
 });
+
+describe("the example policy in deploy/production", () => {
+  it("is valid", () => {
+    const file = path.resolve(import.meta.dirname, "../../../deploy/production/auth-policy.yaml");
+    const policy = AccessPolicy.load(file);
+    expect(policy.tokenIdentity("change-me")).toBe("token:orders-service");
+    expect([...policy.rolesOf(["cert:saga-coordinator.saga-coordinator.svc"])]).toEqual(["node"]);
+  });
+});

@@ -1,5 +1,6 @@
 import {
   type ChannelCredentials,
+  type ChannelOptions,
   type Client,
   credentials,
   makeGenericClientConstructor,
@@ -20,6 +21,7 @@ const HealthClientConstructor = makeGenericClientConstructor(
 ) as unknown as new (
   address: string,
   creds: ChannelCredentials,
+  options?: ChannelOptions,
 ) => HealthClient;
 
 /** Asks `target`'s standard gRPC health service for the status of `service` ("" = the whole server). */
@@ -28,8 +30,9 @@ export async function checkHealth(
   service = "",
   timeoutMs = 5_000,
   channelCredentials: ChannelCredentials = credentials.createInsecure(),
+  channelOptions: ChannelOptions = {},
 ): Promise<ServingStatus> {
-  const client = new HealthClientConstructor(target, channelCredentials);
+  const client = new HealthClientConstructor(target, channelCredentials, channelOptions);
   try {
     const res = await unaryCall(client, client.check, { service }, timeoutMs);
     return res.status;
