@@ -16,7 +16,11 @@ const env = process.env;
 const port = (env.SAGA_LISTEN ?? "127.0.0.1:50051").split(":").pop();
 const target = process.argv[2] ?? `127.0.0.1:${port}`;
 const tls = Boolean(env.SAGA_TLS_CERT);
-const creds = tlsChannelCredentials(tls, { ca: env.SAGA_TLS_CA, cert: env.SAGA_TLS_CERT, key: env.SAGA_TLS_KEY });
+const creds = tlsChannelCredentials(tls, {
+  ca: env.SAGA_TLS_CA,
+  cert: env.SAGA_TLS_CERT,
+  key: env.SAGA_TLS_KEY,
+});
 const options = tls ? { "grpc.ssl_target_name_override": env.SAGA_TLS_SERVER_NAME ?? "localhost" } : {};
 
 try {

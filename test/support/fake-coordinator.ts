@@ -194,6 +194,7 @@ export class FakeCoordinator {
     }
     const saga: Saga = {
       sagaId: request.sagaId,
+      namespace: request.namespace || "default",
       sagaType: request.sagaType,
       status: SagaStatus.SAGA_STATUS_RUNNING,
       steps: request.steps.map((definition) => ({
@@ -252,6 +253,7 @@ export class FakeCoordinator {
   private append(entry: Entry, type: SagaEventType, sagaStatus: SagaStatus, detail: string, step = ""): void {
     const event: SagaEvent = {
       sagaId: entry.saga.sagaId,
+      namespace: entry.saga.namespace,
       sequence: entry.events.length + 1,
       type,
       time: this.now(),

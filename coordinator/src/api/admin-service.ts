@@ -5,7 +5,7 @@ import type {
 } from "@saga-coordinator/proto";
 import type { Logger } from "pino";
 import { localRouter, type RequestRouter, unaryCall } from "./request-router.js";
-import { requireReason, requireSagaId } from "./request-validation.js";
+import { requireReason, requireSagaKey } from "./request-validation.js";
 import { sagaToProto } from "./saga-to-proto.js";
 import type { SagaWriter } from "./saga-writer.js";
 import { unary } from "./unary-handler.js";
@@ -23,7 +23,7 @@ export function adminService(
 ): AdminServiceServer {
   return {
     resumeSaga: unary(logger, async (req: ResumeSagaRequest, opts) => {
-      const sagaId = requireSagaId(req.sagaId);
+      const sagaId = requireSagaKey(req);
       const reason = requireReason(req.reason);
       return router.route(
         sagaId,

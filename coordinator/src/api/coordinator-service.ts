@@ -15,6 +15,7 @@ import { SagaNotFoundError } from "../driver/driver-errors.js";
 import type { PartitionOwnership } from "../driver/partition-ownership.js";
 import type { SagaEventBus } from "../driver/saga-event-bus.js";
 import { type DefinitionLimits, validateDefinition } from "../engine/validate-definition.js";
+import { sagaKey } from "../store/saga-key.js";
 import type { SagaRecord } from "../store/saga-record.js";
 import type { SagaStore } from "../store/saga-store.js";
 import { definitionFromRequest } from "./definition-from-request.js";
@@ -23,7 +24,13 @@ import { invalidArgument } from "./grpc-errors.js";
 import { OwnershipLossMonitor } from "./ownership-loss-monitor.js";
 import { decodePageToken, encodePageToken, filterDigest } from "./page-token.js";
 import { localRouter, type RequestRouter, unaryCall, type WriteOptions } from "./request-router.js";
-import { participantProblem, requireReason, requireSagaId } from "./request-validation.js";
+import {
+  participantProblem,
+  requireNamespace,
+  requireReason,
+  requireSagaId,
+  requireSagaKey,
+} from "./request-validation.js";
 import { eventToProto, sagaStatusFromProto, sagaToProto } from "./saga-to-proto.js";
 import type { SagaWriter } from "./saga-writer.js";
 import { unary } from "./unary-handler.js";
@@ -74,7 +81,9 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
   const now = deps.now ?? Date.now;
 
   const startSaga = async (req: StartSagaRequest, opts: WriteOptions): Promise<StartSagaResponse> => {
+    const namespace = requireNamespace(req.namespace);
     const sagaId = req.sagaId === "" ? randomUUID() : requireSagaId(req.sagaId);
+    const key = sagaKey(namespace, sagaId);
     // Before mapping anything: a request of two million empty steps must cost nothing.
     if (req.steps.length > limits.maxSteps) {
       throw invalidArgument(
@@ -89,11 +98,11 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
       if (bad) throw invalidArgument(`steps[${i}].participant: ${bad}`);
     }
     return router.route(
-      sagaId,
+      key,
       opts,
       async () => {
         const hash = definitionHash(definition);
-        const { record, created } = await writer.startSaga({ sagaId, definition, definitionHash: hash });
+        const { record, created } = await writer.startSaga({ sagaId: key, definition, definitionHash: hash });
         return { saga: sagaToProto(record), created };
       },
       (node, md, o) => unaryCall(node.coordinator, node.coordinator.startSaga, { ...req, sagaId }, md, o),
@@ -101,7 +110,7 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
   };
 
   const getSaga = async (req: GetSagaRequest): Promise<GetSagaResponse> => {
-    const sagaId = requireSagaId(req.sagaId);
+    const sagaId = requireSagaKey(req);
     const record = await store.get(sagaId);
     if (!record) throw new SagaNotFoundError(sagaId);
     const history = [];
@@ -123,7 +132,8 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
     const limit = req.pageSize === 0 ? DEFAULT_PAGE : req.pageSize;
     const status = sagaStatusFromProto(req.status);
     if (req.status !== 0 && !status) throw invalidArgument(`status: unknown value ${req.status}`);
-    const filters = { status, sagaType: req.sagaType, labels: Object.entries(req.labels).sort() };
+    const namespace = requireNamespace(req.namespace);
+    const filters = { status, sagaType: req.sagaType, labels: Object.entries(req.labels).sort(), namespace };
     const digest = filterDigest(filters);
     const after = req.pageToken ? decodePageToken(req.pageToken, digest) : undefined;
     const page: SagaRecord[] = [];
@@ -138,6 +148,7 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
         ...(status ? { status } : {}),
         ...(req.sagaType ? { sagaType: req.sagaType } : {}),
         labels: req.labels,
+        namespace,
         limit: want,
         ...(cursor ? { after: cursor } : {}),
       });
@@ -163,7 +174,7 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
   };
 
   const cancelSaga = async (req: CancelSagaRequest, opts: WriteOptions): Promise<CancelSagaResponse> => {
-    const sagaId = requireSagaId(req.sagaId);
+    const sagaId = requireSagaKey(req);
     const reason = requireReason(req.reason);
     return router.route(
       sagaId,

@@ -11,14 +11,19 @@ import type { RemoteNode } from "./request-router.js";
  */
 export async function* forwardedSagaEvents(
   node: RemoteNode,
-  sagaId: string,
+  /** The saga as the caller named it (the owner qualifies it the same way). */
+  saga: { namespace?: string | undefined; sagaId: string },
   afterSequence: number,
   metadata: Metadata,
   signal: AbortSignal,
   deadline?: number,
 ): AsyncGenerator<WatchSagaResponse & { event: NonNullable<WatchSagaResponse["event"]> }> {
   const options: CallOptions = deadline === undefined ? {} : { deadline };
-  const stream = node.coordinator.watchSaga({ sagaId, afterSequence }, metadata, options);
+  const stream = node.coordinator.watchSaga(
+    { sagaId: saga.sagaId, namespace: saga.namespace, afterSequence },
+    metadata,
+    options,
+  );
   let ended = false;
   const cancel = () => stream.cancel();
   signal.addEventListener("abort", cancel, { once: true });

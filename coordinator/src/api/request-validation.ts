@@ -1,3 +1,4 @@
+import { DEFAULT_NAMESPACE, sagaKey } from "../store/saga-key.js";
 import { invalidArgument } from "./grpc-errors.js";
 
 const SAGA_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -11,6 +12,24 @@ export function requireSagaId(sagaId: string, field = "saga_id"): string {
     );
   }
   return sagaId;
+}
+
+const NAMESPACE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** A request's namespace, "" meaning "default"; INVALID_ARGUMENT when malformed. */
+export function requireNamespace(namespace: string | undefined): string {
+  if (namespace === undefined || namespace === "") return DEFAULT_NAMESPACE;
+  if (!NAMESPACE.test(namespace)) {
+    throw invalidArgument(
+      `namespace: ${JSON.stringify(namespace.slice(0, 80))} is not valid; use 1..63 characters of [a-z0-9-] starting with a letter or digit`,
+    );
+  }
+  return namespace;
+}
+
+/** The stored key of the saga a request names (namespace and id), validated. */
+export function requireSagaKey(req: { namespace?: string | undefined; sagaId: string }): string {
+  return sagaKey(requireNamespace(req.namespace), requireSagaId(req.sagaId));
 }
 
 export function requireReason(reason: string): string {

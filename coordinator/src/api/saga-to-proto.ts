@@ -9,6 +9,7 @@ import {
 } from "@saga-coordinator/proto";
 import type { RetryPolicy, StepDefinition } from "../engine/saga-definition.js";
 import type { SagaStatus as EngineSagaStatus } from "../engine/saga-state.js";
+import { splitSagaKey } from "../store/saga-key.js";
 import type { SagaEventRecord, SagaRecord } from "../store/saga-record.js";
 
 const msToDuration = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 });
@@ -53,7 +54,7 @@ function stepToProto(s: StepDefinition): ProtoStep {
 
 export function sagaToProto(r: SagaRecord): Saga {
   return {
-    sagaId: r.sagaId,
+    ...splitSagaKey(r.sagaId),
     sagaType: r.definition.sagaType,
     status: sagaStatusToProto(r.state.status),
     steps: r.definition.steps.map((d) => {
@@ -80,7 +81,7 @@ export function sagaToProto(r: SagaRecord): Saga {
 
 export function eventToProto(e: SagaEventRecord): SagaEvent {
   return {
-    sagaId: e.sagaId,
+    ...splitSagaKey(e.sagaId),
     sequence: e.sequence,
     type: SagaEventType[`SAGA_EVENT_TYPE_${e.type}`],
     time: new Date(e.time),

@@ -9,7 +9,7 @@ import { forwardedSagaEvents, isRoutingFailure } from "./forwarded-watch.js";
 import { toServiceError } from "./grpc-errors.js";
 import type { OwnershipLossMonitor } from "./ownership-loss-monitor.js";
 import type { RequestRouter } from "./request-router.js";
-import { requireSagaId } from "./request-validation.js";
+import { requireSagaKey } from "./request-validation.js";
 import { eventToProto, sagaToProto } from "./saga-to-proto.js";
 import { writeOptions } from "./unary-handler.js";
 import { isTerminalEvent, watchSagaEvents } from "./watch-saga.js";
@@ -44,7 +44,7 @@ export function watchSagaHandler(deps: WatchSagaDeps) {
     call: ServerWritableStream<WatchSagaRequest, WatchSagaResponse>,
     signal: AbortSignal,
   ): Promise<void> => {
-    const sagaId = requireSagaId(call.request.sagaId);
+    const sagaId = requireSagaKey(call.request);
     const opts = writeOptions(call);
     let last = call.request.afterSequence;
     let retryMs = FIRST_RETRY_MS;
@@ -72,7 +72,7 @@ export function watchSagaHandler(deps: WatchSagaDeps) {
         return await router.route(sagaId, opts, local, async (node, metadata) => {
           for await (const message of forwardedSagaEvents(
             node,
-            sagaId,
+            call.request,
             last,
             metadata,
             signal,

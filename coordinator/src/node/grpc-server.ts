@@ -10,6 +10,7 @@ import {
   CoordinatorServiceService,
 } from "@saga-coordinator/proto";
 import { HealthImplementation } from "grpc-health-check";
+import { guardDecoding, rejectUndecodable } from "../api/decode-guard.js";
 
 const require = createRequire(import.meta.url);
 
@@ -48,9 +49,12 @@ export async function startGrpcServer(
   serverCredentials: ServerCredentials = ServerCredentials.createInsecure(),
   interceptors: ServerInterceptor[] = [],
 ): Promise<RunningServer> {
-  const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, interceptors });
-  server.addService(CoordinatorServiceService, coordinator);
-  server.addService(AdminServiceService, admin);
+  const server = new Server({
+    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    interceptors: [rejectUndecodable, ...interceptors],
+  });
+  server.addService(guardDecoding(CoordinatorServiceService), coordinator);
+  server.addService(guardDecoding(AdminServiceService), admin);
   const health = new HealthImplementation({
     "": "NOT_SERVING",
     "saga.v1.CoordinatorService": "NOT_SERVING",

@@ -60,6 +60,22 @@ grants:
     expect([...policy.rolesOf(["token:nobody"])]).toEqual([]);
   });
 
+  it('scopes roles to the namespaces of their grant; "*" covers all, and no namespaces means default', () => {
+    const policy = AccessPolicy.load(
+      policyFile(`
+grants:
+  - { identities: ["token:a"], roles: [client], namespaces: [team-a] }
+  - { identities: ["token:a"], roles: [reader] }
+  - { identities: ["token:ops"], roles: [admin], namespaces: ["*"] }
+`),
+    );
+    expect([...policy.rolesOf(["token:a"], "team-a")]).toEqual(["client"]);
+    expect([...policy.rolesOf(["token:a"], "default")]).toEqual(["reader"]);
+    expect([...policy.rolesOf(["token:a"], "team-b")]).toEqual([]);
+    expect([...policy.rolesOf(["token:ops"], "anything")]).toEqual(["admin"]);
+    expect([...policy.rolesOf(["token:a"])].sort()).toEqual(["client", "reader"]);
+  });
+
   it.each([
     ["not YAML", "grants: [", /^auth policy \S+: /],
     ["no grants", "tokens: []\ngrants: []", /grants: at least one grant/],

@@ -45,6 +45,17 @@ export const accessPolicySchema = z
           .object({
             identities: z.array(identityName).min(1),
             roles: z.array(z.enum(ROLES)).min(1),
+            namespaces: z
+              .array(
+                z
+                  .string()
+                  .regex(
+                    /^(\*|[a-z0-9][a-z0-9-]{0,62})$/,
+                    'must be a namespace ([a-z0-9-], 1..63) or "*" for all',
+                  ),
+              )
+              .min(1)
+              .default(["default"]),
           })
           .strict(),
       )
@@ -58,7 +69,7 @@ export class AccessPolicyError extends Error {}
 
 export class AccessPolicy {
   private readonly tokens: { name: string; digest: Buffer }[];
-  private readonly grants: Map<string, Set<Role>>;
+  private readonly grants: { identities: Set<string>; roles: Role[]; namespaces: Set<string> }[];
 
   constructor(readonly file: AccessPolicyFile) {
     const names = new Set<string>();
@@ -67,14 +78,11 @@ export class AccessPolicy {
       names.add(t.name);
     }
     this.tokens = file.tokens.map((t) => ({ name: t.name, digest: Buffer.from(t.sha256, "hex") }));
-    this.grants = new Map();
-    for (const grant of file.grants) {
-      for (const id of grant.identities) {
-        const roles = this.grants.get(id) ?? new Set<Role>();
-        for (const role of grant.roles) roles.add(role);
-        this.grants.set(id, roles);
-      }
-    }
+    this.grants = file.grants.map((g) => ({
+      identities: new Set(g.identities),
+      roles: g.roles,
+      namespaces: new Set(g.namespaces),
+    }));
   }
 
   /** Reads and validates a policy file; the error names the file and each bad field. */
@@ -102,10 +110,17 @@ export class AccessPolicy {
     return found;
   }
 
-  /** Every role granted to any of the caller's identities. */
-  rolesOf(identities: readonly string[]): Set<Role> {
+  /**
+   * Every role granted to any of the caller's identities in `namespace`
+   * (a grant for "*" covers all); in any namespace when `namespace` is undefined.
+   */
+  rolesOf(identities: readonly string[], namespace?: string): Set<Role> {
     const roles = new Set<Role>();
-    for (const id of identities) for (const role of this.grants.get(id) ?? []) roles.add(role);
+    for (const grant of this.grants) {
+      if (!identities.some((id) => grant.identities.has(id))) continue;
+      if (namespace !== undefined && !grant.namespaces.has("*") && !grant.namespaces.has(namespace)) continue;
+      for (const role of grant.roles) roles.add(role);
+    }
     return roles;
   }
 }

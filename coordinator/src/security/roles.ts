@@ -24,6 +24,11 @@ export function roleAllows(roles: Iterable<Role>, method: string): boolean {
   return false;
 }
 
+/** Methods whose request names a namespace (the caller needs its role there); the rest need it anywhere. */
+export function isNamespaced(method: string): boolean {
+  return method.startsWith(COORDINATOR) || method === `${ADMIN}ResumeSaga`;
+}
+
 /** The services the policy guards; others (health, reflection) stay open. */
 export function isGuarded(method: string): boolean {
   return method.startsWith(COORDINATOR) || method.startsWith(ADMIN);

@@ -1,3 +1,4 @@
+import { splitSagaKey } from "./saga-key.js";
 import type { SagaRecord } from "./saga-record.js";
 import type { ListQuery } from "./saga-store.js";
 
@@ -10,6 +11,7 @@ export function compareNewestFirst(a: SagaRecord, b: SagaRecord): number {
 /** The filter half of a ListQuery, for stores that filter in memory. */
 export function matchesListQuery(r: SagaRecord, q: ListQuery): boolean {
   if (q.status && r.state.status !== q.status) return false;
+  if (q.namespace && splitSagaKey(r.sagaId).namespace !== q.namespace) return false;
   if (q.sagaType && r.definition.sagaType !== q.sagaType) return false;
   for (const [k, v] of Object.entries(q.labels ?? {})) {
     if (r.definition.labels[k] !== v) return false;

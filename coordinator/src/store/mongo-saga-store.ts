@@ -16,6 +16,7 @@ import {
   toStateFields,
   WITHOUT_HISTORY,
 } from "./mongo-saga-codec.js";
+import { DEFAULT_NAMESPACE } from "./saga-key.js";
 import type { SagaEventRecord, SagaRecord } from "./saga-record.js";
 import type { InsertResult, ListQuery, PartitionSet, SagaStore } from "./saga-store.js";
 
@@ -26,6 +27,12 @@ const ACTIVE = ["RUNNING", "COMPENSATING"];
 function partitionMatch(partitions: Iterable<number>): number | { $in: number[] } {
   const list = [...partitions];
   return list.length === 1 ? (list[0] as number) : { $in: list };
+}
+
+/** Keys of one namespace: no "/" in the default one, else the "<namespace>/" prefix (an index range on _id). */
+function namespaceMatch(namespace: string): Filter<SagaDocument>["_id"] {
+  if (namespace === DEFAULT_NAMESPACE) return { $not: /\// };
+  return { $regex: `^${namespace.replace(/[^a-z0-9-]/g, "")}/` };
 }
 
 export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 32, delayMs: 0, maxInFlight: 8 };
@@ -125,6 +132,7 @@ export class MongoSagaStore implements SagaStore {
     const filter: Filter<SagaDocument> = {};
     if (query.status) filter.status = query.status;
     if (query.sagaType) filter.sagaType = query.sagaType;
+    if (query.namespace) filter._id = namespaceMatch(query.namespace);
     const pairs = Object.entries(query.labels ?? {}).map(([k, v]) => labelPair(k, v));
     if (pairs.length > 0) filter.labelPairs = { $all: pairs };
     if (query.after) {

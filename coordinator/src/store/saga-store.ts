@@ -6,6 +6,8 @@ export interface ListQuery {
   status?: SagaStatus;
   sagaType?: string;
   labels?: Record<string, string>;
+  /** Only sagas whose key is in this namespace (see saga-key.ts). */
+  namespace?: string;
   limit: number;
   /** Return only sagas strictly after this position in the order above. */
   after?: { createdAt: number; sagaId: string };

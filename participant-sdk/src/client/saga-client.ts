@@ -33,6 +33,16 @@ export interface SagaClientOptions {
   retry?: ClientRetryOptions | false;
   /** Default: insecure (plaintext). */
   credentials?: ChannelCredentials;
+  /**
+   * Sent as "authorization: Bearer <token>" on every call (an API token or a
+   * JWT). Needs TLS `credentials`: grpc-js sends no call credentials in plaintext.
+   */
+  bearerToken?: string;
+  /**
+   * The namespace every call of this client works in (default: "default").
+   * Saga ids are unique per namespace.
+   */
+  namespace?: string;
   channelOptions?: ChannelOptions;
 }
 
@@ -93,16 +103,18 @@ const DEFAULT_DEADLINE_MS = 10_000;
 export class SagaClient {
   private readonly client: CoordinatorServiceClient;
   private readonly deadlineMs: number;
+  private readonly namespace: string | undefined;
   private readonly retryOptions: Required<ClientRetryOptions>;
   private readonly retryPolicy: RetryPolicy | null;
 
   constructor(options: SagaClientOptions) {
     this.client = new CoordinatorServiceClient(
       options.address,
-      options.credentials ?? credentials.createInsecure(),
+      channelCredentialsOf(options),
       options.channelOptions,
     );
     this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    this.namespace = options.namespace;
     this.retryOptions = {
       maxAttempts: options.retry === false ? 1 : (options.retry?.maxAttempts ?? 5),
       initialDelayMs: (options.retry || undefined)?.initialDelayMs ?? 100,
@@ -124,20 +136,31 @@ export class SagaClient {
    */
   async start(definition: SagaBuilder | StartSagaRequest, options: StartOptions = {}): Promise<StartResult> {
     // Built once, outside the retries, so every attempt carries the same saga id.
-    const request = "build" in definition ? definition.build() : definition;
+    const built = "build" in definition ? definition.build() : definition;
+    const request = { ...built, namespace: built.namespace ?? this.namespace };
     const res = await this.unary("StartSaga", this.client.startSaga, request, options);
     return { saga: required(res.saga, "StartSaga"), created: res.created };
   }
 
   /** The saga with every step's state. NOT_FOUND if there is none. */
   async get(sagaId: string, options: CallOptions = {}): Promise<Saga> {
-    const res = await this.unary("GetSaga", this.client.getSaga, { sagaId, includeHistory: false }, options);
+    const res = await this.unary(
+      "GetSaga",
+      this.client.getSaga,
+      { sagaId, namespace: this.namespace, includeHistory: false },
+      options,
+    );
     return required(res.saga, "GetSaga");
   }
 
   /** The saga's events, oldest first. */
   async history(sagaId: string, options: CallOptions = {}): Promise<SagaEvent[]> {
-    const res = await this.unary("GetSaga", this.client.getSaga, { sagaId, includeHistory: true }, options);
+    const res = await this.unary(
+      "GetSaga",
+      this.client.getSaga,
+      { sagaId, namespace: this.namespace, includeHistory: true },
+      options,
+    );
     return res.history;
   }
 
@@ -154,6 +177,7 @@ export class SagaClient {
           labels: filter.labels ?? {},
           pageSize: filter.pageSize ?? 0,
           pageToken,
+          namespace: this.namespace,
         },
         options,
       );
@@ -164,7 +188,12 @@ export class SagaClient {
 
   /** Cancels a running saga (it compensates). FAILED_PRECONDITION after its pivot or once it ended. */
   async cancel(sagaId: string, reason = "", options: CallOptions = {}): Promise<Saga> {
-    const res = await this.unary("CancelSaga", this.client.cancelSaga, { sagaId, reason }, options);
+    const res = await this.unary(
+      "CancelSaga",
+      this.client.cancelSaga,
+      { sagaId, reason, namespace: this.namespace },
+      options,
+    );
     return required(res.saga, "CancelSaga");
   }
 
@@ -189,7 +218,11 @@ export class SagaClient {
     let backoff: IBackoff<unknown> | undefined;
     for (let failures = 0; ; ) {
       if (options.signal?.aborted) throw SagaClientError.from(abortError(), "WatchSaga");
-      const stream = this.client.watchSaga({ sagaId, afterSequence: after }, new Metadata(), {});
+      const stream = this.client.watchSaga(
+        { sagaId, namespace: this.namespace, afterSequence: after },
+        new Metadata(),
+        {},
+      );
       const cancel = () => stream.cancel();
       options.signal?.addEventListener("abort", cancel, { once: true });
       try {
@@ -302,4 +335,17 @@ function abortError(): Error {
   const err = new Error("cancelled by the caller");
   err.name = "AbortError";
   return err;
+}
+
+function channelCredentialsOf(options: SagaClientOptions): ChannelCredentials {
+  const channel = options.credentials ?? credentials.createInsecure();
+  const token = options.bearerToken;
+  if (token === undefined) return channel;
+  if (!channel._isSecure()) throw new Error("bearerToken needs TLS credentials (tlsChannelCredentials)");
+  const bearer = credentials.createFromMetadataGenerator((_params, callback) => {
+    const metadata = new Metadata();
+    metadata.set("authorization", `Bearer ${token}`);
+    callback(null, metadata);
+  });
+  return credentials.combineChannelCredentials(channel, bearer);
 }
