@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Metadata } from "@grpc/grpc-js";
 import type {
   CancelSagaRequest,
   CancelSagaResponse,
@@ -33,6 +34,7 @@ import {
 } from "./request-validation.js";
 import { eventToProto, sagaStatusFromProto, sagaToProto } from "./saga-to-proto.js";
 import type { SagaWriter } from "./saga-writer.js";
+import type { StreamLimits } from "./stream-limits.js";
 import { unary } from "./unary-handler.js";
 import { watchSagaHandler } from "./watch-saga-handler.js";
 
@@ -49,6 +51,10 @@ export interface CoordinatorServiceDeps {
   /** Logical participant names from the coordinator's config. */
   participantNames: ReadonlySet<string>;
   /** Whether steps may name a host:port instead of a registered participant. */
+  /** WatchSaga streams per node and per caller. */
+  watchLimits?: StreamLimits;
+  /** Who is calling (for per-caller limits). */
+  callerOf?: (call: { metadata: Metadata; getPeer(): string }) => string;
   allowDirectParticipants: boolean;
   logger: Logger;
   now?: () => number;
@@ -196,6 +202,8 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
       ...(deps.ownership ? { ownershipLoss: new OwnershipLossMonitor(deps.ownership) } : {}),
       partitionOf: deps.partitionOf ?? (() => 0),
       logger,
+      ...(deps.watchLimits ? { limits: deps.watchLimits } : {}),
+      ...(deps.callerOf ? { callerOf: deps.callerOf } : {}),
     }),
   };
 }

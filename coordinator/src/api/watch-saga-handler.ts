@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ServerWritableStream } from "@grpc/grpc-js";
+import { Metadata, type ServerWritableStream, status } from "@grpc/grpc-js";
 import type { Saga, SagaEvent, WatchSagaRequest, WatchSagaResponse } from "@saga-coordinator/proto";
 import type { Logger } from "pino";
 import { NotOwnerError } from "../driver/driver-errors.js";
@@ -11,6 +11,7 @@ import type { OwnershipLossMonitor } from "./ownership-loss-monitor.js";
 import type { RequestRouter } from "./request-router.js";
 import { requireSagaKey } from "./request-validation.js";
 import { eventToProto, sagaToProto } from "./saga-to-proto.js";
+import type { StreamLimits } from "./stream-limits.js";
 import { writeOptions } from "./unary-handler.js";
 import { isTerminalEvent, watchSagaEvents } from "./watch-saga.js";
 
@@ -22,6 +23,10 @@ export interface WatchSagaDeps {
   ownershipLoss?: OwnershipLossMonitor;
   partitionOf: (sagaId: string) => number;
   logger: Logger;
+  /** Open streams per node and per caller; absent: unlimited. */
+  limits?: StreamLimits;
+  /** Who is calling, for the per-caller limit (the authenticated identity, else the peer's host). */
+  callerOf?: (call: ServerWritableStream<WatchSagaRequest, WatchSagaResponse>) => string;
 }
 
 const FIRST_RETRY_MS = 50;
@@ -93,7 +98,15 @@ export function watchSagaHandler(deps: WatchSagaDeps) {
   };
 
   return (call: ServerWritableStream<WatchSagaRequest, WatchSagaResponse>) => {
+    // A stream another node forwarded was counted against its caller there.
+    const caller = writeOptions(call).forwarded ? null : (deps.callerOf?.(call) ?? null);
+    const slot = deps.limits?.open(caller) ?? { ok: true as const, release: () => {} };
+    if (!slot.ok) {
+      call.emit("error", { code: status.RESOURCE_EXHAUSTED, details: slot.reason, metadata: new Metadata() });
+      return;
+    }
     const abort = new AbortController();
+    abort.signal.addEventListener("abort", slot.release, { once: true });
     call.on("cancelled", () => abort.abort());
     call.on("close", () => abort.abort());
     serve(call, abort.signal).then(

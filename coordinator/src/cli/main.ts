@@ -215,6 +215,19 @@ function commonOptions(cmd: Command): Command {
       ).env("SAGA_ETCD_PASSWORD_FILE"),
     )
     .addOption(
+      new Option("--max-watch-streams <n>", "WatchSaga streams this node serves at once")
+        .env("SAGA_MAX_WATCH_STREAMS")
+        .default("10000"),
+    )
+    .addOption(
+      new Option(
+        "--max-watch-streams-per-caller <n>",
+        "WatchSaga streams one caller may hold open on this node",
+      )
+        .env("SAGA_MAX_WATCH_STREAMS_PER_CALLER")
+        .default("1000"),
+    )
+    .addOption(
       new Option(
         "--auth-policy <file>",
         "YAML or JSON policy: API tokens (SHA-256), JWT keys, and the roles of each caller identity; every client and admin call must then authenticate",

@@ -70,6 +70,8 @@ export const coordinatorConfigSchema = z.object({
   "participant-tls-key": file.optional(),
   "tls-refresh-ms": int(1000, 86_400_000).default(60_000),
   "auth-policy": file.optional(),
+  "max-watch-streams": int(1, 1_000_000).default(10_000),
+  "max-watch-streams-per-caller": int(1, 1_000_000).default(1_000),
   "etcd-ca": file.optional(),
   "etcd-cert": file.optional(),
   "etcd-key": file.optional(),

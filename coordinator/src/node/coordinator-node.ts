@@ -7,6 +7,7 @@ import { adminService, type ClusterStatusSource } from "../api/admin-service.js"
 import { coordinatorService } from "../api/coordinator-service.js";
 import { driverBackedReads } from "../api/driver-backed-reads.js";
 import { localRouter, type RequestRouter } from "../api/request-router.js";
+import { StreamLimits } from "../api/stream-limits.js";
 import { ClusterKeys } from "../cluster/cluster-keys.js";
 import { ClusterRouter } from "../cluster/cluster-router.js";
 import { ClusterView } from "../cluster/cluster-view.js";
@@ -24,7 +25,7 @@ import { SagaEventBus } from "../driver/saga-event-bus.js";
 import { CoordinatorMetrics } from "../observability/coordinator-metrics.js";
 import { startMetricsServer } from "../observability/metrics-server.js";
 import { AccessPolicy } from "../security/access-policy.js";
-import { authInterceptor } from "../security/auth-interceptor.js";
+import { authInterceptor, CALLER_HEADER } from "../security/auth-interceptor.js";
 import { jwtVerifier } from "../security/jwt-verifier.js";
 import { MemorySagaStore } from "../store/memory-saga-store.js";
 import { DEFAULT_GROUP_COMMIT, MongoSagaStore } from "../store/mongo-saga-store.js";
@@ -182,6 +183,13 @@ function etcdSecurity(config: CoordinatorConfig): Pick<IOptions, "credentials" |
     ...(credentials ? { credentials } : {}),
     ...(username && password ? { auth: { username, password } } : {}),
   };
+}
+
+/** "ipv4:10.0.0.7:51234" -> "10.0.0.7"; "ipv6:[::1]:51234" -> "[::1]". */
+function peerHost(peer: string): string {
+  const address = peer.replace(/^ipv[46]:/, "");
+  const colon = address.lastIndexOf(":");
+  return colon > 0 ? address.slice(0, colon) : address;
 }
 
 /** With --auth-policy, every client and admin call is authenticated and checked against the policy. */
@@ -352,6 +360,14 @@ export async function startCoordinatorNode(
     limits,
     participantNames: new Set(Object.keys(participants)),
     allowDirectParticipants: config["allow-direct-participant-addresses"] ?? config.mode === "dev",
+    watchLimits: new StreamLimits({
+      perNode: config["max-watch-streams"],
+      perCaller: config["max-watch-streams-per-caller"],
+    }),
+    // With a policy the interceptor names the caller; without one, the peer's host is all there is.
+    callerOf: config["auth-policy"]
+      ? (call) => String(call.metadata.get(CALLER_HEADER)[0] ?? "")
+      : (call) => peerHost(call.getPeer()),
     logger,
   });
   const admin = adminService(driver, topology.status, logger, topology.router);

@@ -16,6 +16,9 @@ import { isGuarded, isNamespaced, ROLES, roleAllows } from "./roles.js";
 
 type Denial = { code: status; details: string };
 
+/** Metadata key under which the interceptor hands the caller's identity to the handlers. */
+export const CALLER_HEADER = "x-saga-authenticated-caller";
+
 /**
  * Authenticates and authorizes every call of the coordinator and admin
  * services before its handler sees anything. The caller is authenticated from
@@ -43,10 +46,13 @@ export function authInterceptor(
     };
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
+        metadata.remove(CALLER_HEADER);
         authenticate(path, call, metadata, policy, jwt).then(
           (outcome) => {
             if ("code" in outcome) return deny(outcome);
             identities = outcome.identities;
+            // Handlers read who is calling from here (e.g. per-caller limits); never from the client.
+            metadata.set(CALLER_HEADER, identities[0] ?? "");
             next(metadata);
           },
           (err: unknown) => {
