@@ -215,6 +215,19 @@ function commonOptions(cmd: Command): Command {
       ).env("SAGA_ETCD_PASSWORD_FILE"),
     )
     .addOption(
+      new Option(
+        "--max-attempts-per-saga <n>",
+        "participant calls a saga's retry policies may allow in all (max_attempts summed over its steps)",
+      )
+        .env("SAGA_MAX_ATTEMPTS_PER_SAGA")
+        .default("10000"),
+    )
+    .addOption(
+      new Option("--min-backoff-ms <ms>", "shortest initial_backoff a retry policy may ask for")
+        .env("SAGA_MIN_BACKOFF_MS")
+        .default("10"),
+    )
+    .addOption(
       new Option("--max-watch-streams <n>", "WatchSaga streams this node serves at once")
         .env("SAGA_MAX_WATCH_STREAMS")
         .default("10000"),

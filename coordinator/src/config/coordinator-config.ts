@@ -71,6 +71,8 @@ export const coordinatorConfigSchema = z.object({
   "tls-refresh-ms": int(1000, 86_400_000).default(60_000),
   "auth-policy": file.optional(),
   "max-watch-streams": int(1, 1_000_000).default(10_000),
+  "max-attempts-per-saga": int(1, 1_000_000).default(10_000),
+  "min-backoff-ms": int(1, 60_000).default(10),
   "max-watch-streams-per-caller": int(1, 1_000_000).default(1_000),
   "etcd-ca": file.optional(),
   "etcd-cert": file.optional(),

@@ -54,7 +54,7 @@ describe("validateDefinition: accepted definitions", () => {
   });
 
   it("accepts the exact boundaries of every range", () => {
-    const limits: DefinitionLimits = { maxSteps: 2, maxPayloadBytes: 4, maxLabels: 1 };
+    const limits: DefinitionLimits = { ...DEFAULT_LIMITS, maxSteps: 2, maxPayloadBytes: 4, maxLabels: 1 };
     const def = sagaDef(
       [
         stepDef("x".repeat(64), {
@@ -62,7 +62,7 @@ describe("validateDefinition: accepted definitions", () => {
           timeoutMs: 1,
           participant: "p".repeat(256),
           contentType: "c".repeat(128),
-          retry: retry({ maxAttempts: 1, initialBackoffMs: 1, maxBackoffMs: 1, multiplier: 1, jitter: 0 }),
+          retry: retry({ maxAttempts: 1, initialBackoffMs: 10, maxBackoffMs: 10, multiplier: 1, jitter: 0 }),
           compensateRetry: retry({
             maxAttempts: 1000,
             initialBackoffMs: HOUR,
@@ -197,6 +197,16 @@ describe("validateDefinition: step fields", () => {
     );
   });
 
+  it("bounds the participant calls a saga's retry policies allow in all", () => {
+    const many = (name: string) =>
+      stepDef(name, { retry: retry({ maxAttempts: 1000 }), compensateRetry: retry({ maxAttempts: 1000 }) });
+    const def = sagaDef(Array.from({ length: 6 }, (_, i) => many(`s${i}`)));
+    expect(check(def)).toBe(
+      "steps: the retry policies allow 12000 participant calls in all (max_attempts of retry plus compensate_retry, summed over the steps); at most 10000 per saga are allowed",
+    );
+    expect(check(sagaDef(Array.from({ length: 5 }, (_, i) => many(`s${i}`))))).toBeNull();
+  });
+
   describe.each([
     ["retry", "retry"],
     ["compensateRetry", "compensate_retry"],
@@ -210,11 +220,12 @@ describe("validateDefinition: step fields", () => {
       expect(bad({ maxAttempts: 1001 })).toContain(`steps[1].${label}.max_attempts: 1001 is out of range`);
     });
 
-    it("rejects initial_backoff outside 1ms..1h, negative shown as negative ms", () => {
+    it("rejects initial_backoff outside the minimum (10ms)..1h, negative shown as negative ms", () => {
       expect(bad({ initialBackoffMs: -250 })).toBe(
-        `steps[1].${label}.initial_backoff: -250ms is out of range; allowed 1ms..1h`,
+        `steps[1].${label}.initial_backoff: -250ms is out of range; allowed 10ms..1h`,
       );
       expect(bad({ initialBackoffMs: 0 })).toContain("initial_backoff: 0ms");
+      expect(bad({ initialBackoffMs: 9 })).toContain("initial_backoff: 9ms is out of range; allowed 10ms..1h");
       expect(bad({ initialBackoffMs: HOUR + 1, maxBackoffMs: HOUR + 1 })).toContain(
         `initial_backoff: ${HOUR + 1}ms`,
       );

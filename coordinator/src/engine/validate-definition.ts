@@ -6,12 +6,22 @@ export interface DefinitionLimits {
   maxSteps: number;
   maxPayloadBytes: number;
   maxLabels: number;
+  /**
+   * Participant calls one saga may ask for at most: the sum over its steps of
+   * max_attempts of retry and compensate_retry (RETRIABLE steps count theirs
+   * too). Many parallel steps times many attempts is otherwise a call storm.
+   */
+  maxAttemptsPerSaga: number;
+  /** Shortest initial backoff a retry policy may ask for. */
+  minBackoffMs: number;
 }
 
 export const DEFAULT_LIMITS: DefinitionLimits = {
   maxSteps: 100,
   maxPayloadBytes: 1024 * 1024,
   maxLabels: 16,
+  maxAttemptsPerSaga: 10_000,
+  minBackoffMs: 10,
 };
 
 /** The last instant a protobuf Timestamp may name (9999-12-31T23:59:59.999Z). */
@@ -78,8 +88,13 @@ export function validateDefinition(
       return `${at}.timeout: ${step.timeoutMs}ms is out of range; allowed 1ms..1h (unset means 30s)`;
     }
     const retryProblem =
-      checkRetry(`${at}.retry`, step.retry) ?? checkRetry(`${at}.compensate_retry`, step.compensateRetry);
+      checkRetry(`${at}.retry`, step.retry, limits.minBackoffMs) ??
+      checkRetry(`${at}.compensate_retry`, step.compensateRetry, limits.minBackoffMs);
     if (retryProblem) return retryProblem;
+  }
+  const attempts = def.steps.reduce((sum, s) => sum + s.retry.maxAttempts + s.compensateRetry.maxAttempts, 0);
+  if (attempts > limits.maxAttemptsPerSaga) {
+    return `steps: the retry policies allow ${attempts} participant calls in all (max_attempts of retry plus compensate_retry, summed over the steps); at most ${limits.maxAttemptsPerSaga} per saga are allowed`;
   }
 
   for (const [i, step] of def.steps.entries()) {
@@ -96,16 +111,16 @@ export function validateDefinition(
   return checkKinds(def);
 }
 
-function checkRetry(at: string, policy: RetryPolicy): string | null {
+function checkRetry(at: string, policy: RetryPolicy, minBackoffMs: number): string | null {
   if (policy.maxAttempts < 1 || policy.maxAttempts > 1000) {
     return `${at}.max_attempts: ${policy.maxAttempts} is out of range; allowed 1..1000 (0 means the default)`;
   }
   if (
     !Number.isFinite(policy.initialBackoffMs) ||
-    policy.initialBackoffMs < 1 ||
+    policy.initialBackoffMs < minBackoffMs ||
     policy.initialBackoffMs > HOUR_MS
   ) {
-    return `${at}.initial_backoff: ${policy.initialBackoffMs}ms is out of range; allowed 1ms..1h`;
+    return `${at}.initial_backoff: ${policy.initialBackoffMs}ms is out of range; allowed ${minBackoffMs}ms..1h`;
   }
   if (
     !Number.isFinite(policy.maxBackoffMs) ||

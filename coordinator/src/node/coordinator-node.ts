@@ -349,6 +349,8 @@ export async function startCoordinatorNode(
     maxSteps: config["max-steps"],
     maxPayloadBytes: config["max-payload-bytes"],
     maxLabels: config["max-labels"],
+    maxAttemptsPerSaga: config["max-attempts-per-saga"],
+    minBackoffMs: config["min-backoff-ms"],
   };
   const api = coordinatorService({
     store: driverBackedReads(store, (id) => driver.peek(id)),
