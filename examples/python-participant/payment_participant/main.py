@@ -88,6 +88,27 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="on SIGTERM/SIGINT, how long in-flight calls may finish before they are cancelled (default 30000)",
     )
     parser.add_argument(
+        "--tls-cert",
+        default=os.environ.get("PARTICIPANT_TLS_CERT"),
+        metavar="FILE",
+        help="serve mTLS with this certificate (PEM; needs --tls-key and --tls-ca; env PARTICIPANT_TLS_CERT)",
+    )
+    parser.add_argument("--tls-key", default=os.environ.get("PARTICIPANT_TLS_KEY"), metavar="FILE")
+    parser.add_argument(
+        "--tls-ca",
+        default=os.environ.get("PARTICIPANT_TLS_CA"),
+        metavar="FILE",
+        help="CA of the coordinators' client certificates (env PARTICIPANT_TLS_CA)",
+    )
+    parser.add_argument(
+        "--allowed-caller",
+        action="append",
+        default=[c for c in os.environ.get("PARTICIPANT_ALLOWED_CALLERS", "").split(",") if c] or None,
+        metavar="NAME",
+        help="certificate name (CN or SAN) of a coordinator allowed to call; repeat for more "
+        "(env PARTICIPANT_ALLOWED_CALLERS, comma-separated). Anyone else: PERMISSION_DENIED",
+    )
+    parser.add_argument(
         "--log-level",
         default=os.environ.get("LOG_LEVEL", "INFO").upper(),
         type=_log_level,
@@ -111,7 +132,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     logger = logging.getLogger("payment_participant")
 
-    from .server import start_participant  # after logging is set up; needs the generated code
+    from .server import TlsFiles, start_participant  # after logging is set up; needs the generated code
+
+    tls_files = (args.tls_cert, args.tls_key, args.tls_ca)
+    if any(tls_files) and not all(tls_files):
+        logger.error("--tls-cert, --tls-key and --tls-ca go together (mTLS)")
+        return 2
+    tls = TlsFiles(*tls_files) if all(tls_files) else None
 
     temp_db = args.db is None
     if temp_db:
@@ -140,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             in_progress_wait_seconds=args.in_progress_wait_ms,
             latency_seconds=args.latency_ms,
             logger=logger,
+            tls=tls,
+            allowed_callers=args.allowed_caller,
         )
     except (OSError, ValueError) as err:
         logger.error("%s", err)

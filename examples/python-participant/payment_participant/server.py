@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from concurrent import futures
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -88,15 +89,71 @@ class _CallLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         return f"{prefix} {msg}", kwargs
 
 
-class ParticipantServicer(participant_pb2_grpc.ParticipantServiceServicer):
-    """Routes Execute/Compensate to the step's handlers through the barrier."""
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files: this participant's certificate and key, and the CA that signs the
+    coordinators' client certificates (client certificates are then required)."""
 
-    def __init__(self, steps: dict[str, StepHandlers], barrier: Barrier, logger: logging.Logger) -> None:
+    cert: str
+    key: str
+    ca: str
+
+    def server_credentials(self) -> grpc.ServerCredentials:
+        def read(path: str) -> bytes:
+            with open(path, "rb") as f:
+                return f.read()
+
+        return grpc.ssl_server_credentials(
+            [(read(self.key), read(self.cert))], root_certificates=read(self.ca), require_client_auth=True
+        )
+
+
+def caller_identities(context: grpc.ServicerContext) -> list[str]:
+    """The names a verified client certificate proves: its CN, then its SANs."""
+    auth = context.auth_context()
+    names: list[str] = []
+    for key in ("x509_common_name", "x509_subject_alternative_name"):
+        for value in auth.get(key, []):
+            name = value.decode() if isinstance(value, bytes) else str(value)
+            if name not in names:
+                names.append(name)
+    return names
+
+
+class ParticipantServicer(participant_pb2_grpc.ParticipantServiceServicer):
+    """Routes Execute/Compensate to the step's handlers through the barrier. With
+    `allowed_callers`, only a caller whose verified certificate names one of them gets
+    past the first line: anyone else is refused before the barrier is touched."""
+
+    def __init__(
+        self,
+        steps: dict[str, StepHandlers],
+        barrier: Barrier,
+        logger: logging.Logger,
+        allowed_callers: frozenset[str] | None = None,
+    ) -> None:
         self.steps = steps
         self.barrier = barrier
         self.logger = logger
+        self.allowed_callers = allowed_callers
+
+    def _refuse_unknown_caller(self, request: Any, context: grpc.ServicerContext) -> None:
+        if self.allowed_callers is None:
+            return
+        names = caller_identities(context)
+        if any(name in self.allowed_callers for name in names):
+            return
+        allowed = ", ".join(sorted(self.allowed_callers))
+        details = (
+            f"caller {', '.join(names)} is not an allowed coordinator identity (allowed: {allowed})"
+            if names
+            else "caller presented no client certificate; this participant accepts only the coordinator's (mTLS)"
+        )
+        self.logger.warning("%s: saga %s step %s from %s", details, request.saga_id, request.step, context.peer())
+        context.abort(grpc.StatusCode.PERMISSION_DENIED, details)
 
     def Execute(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC name)
+        self._refuse_unknown_caller(request, context)
         scope = _CallScope(context, self.barrier)
         try:
             output = self._execute(request, scope)
@@ -105,6 +162,7 @@ class ParticipantServicer(participant_pb2_grpc.ParticipantServiceServicer):
         return participant_pb2.ExecuteResponse(output=output)
 
     def Compensate(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        self._refuse_unknown_caller(request, context)
         scope = _CallScope(context, self.barrier)
         try:
             self._compensate(request, scope)
@@ -248,9 +306,16 @@ def start_participant(
     latency_seconds: float = 0.0,
     max_workers: int = 32,
     logger: logging.Logger | None = None,
+    tls: TlsFiles | None = None,
+    allowed_callers: Sequence[str] | None = None,
 ) -> RunningParticipant:
     """Opens the database, binds `listen` and starts serving. `:memory:` is fine: all
-    threads share one connection."""
+    threads share one connection. With `tls` it serves mTLS only; `allowed_callers`
+    (certificate names of the coordinators) then refuses everyone else."""
+    if allowed_callers is not None and tls is None:
+        raise ValueError("allowed_callers needs tls: callers are known only by their client certificate")
+    if allowed_callers is not None and len(allowed_callers) == 0:
+        raise ValueError("allowed_callers is empty: no coordinator could call; leave it out to accept any caller")
     logger = logger or logging.getLogger("payment_participant")
     host, port = split_listen(listen)
     db = Database(db_path)
@@ -271,14 +336,20 @@ def start_participant(
             options=[("grpc.so_reuseport", 0)],
         )
         participant_pb2_grpc.add_ParticipantServiceServicer_to_server(
-            ParticipantServicer(steps, barrier, logger), server
+            ParticipantServicer(
+                steps, barrier, logger, frozenset(allowed_callers) if allowed_callers is not None else None
+            ),
+            server,
         )
         health_servicer = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         for service in ("", SERVICE_NAME):
             health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
         try:
-            bound = server.add_insecure_port(f"{host}:{port}")
+            target = f"{host}:{port}"
+            bound = (
+                server.add_secure_port(target, tls.server_credentials()) if tls else server.add_insecure_port(target)
+            )
         except RuntimeError as err:
             raise OSError(f"cannot listen on {listen}: {err}") from err
         if bound == 0:
