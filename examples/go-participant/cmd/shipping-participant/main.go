@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -35,6 +36,10 @@ type config struct {
 	shutdownTimeout time.Duration
 	lockWait        time.Duration
 	logLevel        string
+	tlsCert         string
+	tlsKey          string
+	tlsCA           string
+	allowedCallers  string
 }
 
 func main() {
@@ -74,6 +79,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.inProgressWait, "in-progress-wait", barrier.DefaultInProgressWait, "how long a duplicate call waits for the same step's call in progress before answering UNAVAILABLE")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long in-flight calls may finish before they are cancelled")
 	fs.DurationVar(&c.lockWait, "lock-wait", 10*time.Second, "how long to wait for another process to release --db")
+	fs.StringVar(&c.tlsCert, "tls-cert", envOr("PARTICIPANT_TLS_CERT", ""), "serve mTLS with this certificate `FILE` (PEM; needs --tls-key, --tls-ca and --allowed-caller; env PARTICIPANT_TLS_CERT)")
+	fs.StringVar(&c.tlsKey, "tls-key", envOr("PARTICIPANT_TLS_KEY", ""), "private key `FILE` of --tls-cert (env PARTICIPANT_TLS_KEY)")
+	fs.StringVar(&c.tlsCA, "tls-ca", envOr("PARTICIPANT_TLS_CA", ""), "CA `FILE` of the coordinators' client certificates (env PARTICIPANT_TLS_CA)")
+	fs.StringVar(&c.allowedCallers, "allowed-caller", envOr("PARTICIPANT_ALLOWED_CALLERS", ""), "comma-separated certificate `NAMES` (CN or SAN) of the coordinators allowed to call; anyone else: PERMISSION_DENIED")
 	fs.StringVar(&c.logLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug|info|warn|error (env LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -89,6 +98,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.latency < 0 || c.shutdownTimeout < 0 || c.lockWait < 0 {
 		return c, usageError{errors.New("durations must not be negative")}
+	}
+	tlsSet := []bool{c.tlsCert != "", c.tlsKey != "", c.tlsCA != "", c.allowedCallers != ""}
+	if slices.Contains(tlsSet, true) && slices.Contains(tlsSet, false) {
+		return c, usageError{errors.New("--tls-cert, --tls-key, --tls-ca and --allowed-caller go together (mTLS)")}
 	}
 	if c.inProgressWait <= 0 {
 		c.inProgressWait = -1 // barrier.Options: negative = do not wait
@@ -138,7 +151,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.Listen(c.listen, svc, logger)
+	srv, err := server.Listen(c.listen, svc, logger, c.mtls())
 	if err != nil {
 		return err
 	}
@@ -155,6 +168,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	srv.Shutdown(context.Background(), c.shutdownTimeout)
 	logger.Info("participant stopped", "address", srv.Addr)
 	return nil
+}
+
+// mtls is the transport security the flags ask for, or nil for plaintext.
+func (c config) mtls() *server.MTLS {
+	if c.tlsCert == "" {
+		return nil
+	}
+	return &server.MTLS{CertFile: c.tlsCert, KeyFile: c.tlsKey, CAFile: c.tlsCA, AllowedCallers: strings.Split(c.allowedCallers, ",")}
 }
 
 func envOr(name, fallback string) string {

@@ -25,19 +25,27 @@ type Server struct {
 	done   chan error
 }
 
-// Listen binds listen ("host:port", "[::1]:port"; port 0 picks a free one) and starts serving svc.
-func Listen(listen string, svc *Service, logger *slog.Logger) (*Server, error) {
+// Listen binds listen ("host:port", "[::1]:port"; port 0 picks a free one) and starts serving svc,
+// over mTLS when mtls is not nil.
+func Listen(listen string, svc *Service, logger *slog.Logger, mtls *MTLS) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if _, _, err := net.SplitHostPort(listen); err != nil {
 		return nil, fmt.Errorf(`listen must be "host:port" (port 0 picks a free one), got %q`, listen)
 	}
+	var options []grpc.ServerOption
+	if mtls != nil {
+		var err error
+		if options, err = mtls.serverOptions(); err != nil {
+			return nil, err
+		}
+	}
 	lis, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, err
 	}
-	gs := grpc.NewServer()
+	gs := grpc.NewServer(options...)
 	sagav1.RegisterParticipantServiceServer(gs, svc)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)

@@ -67,7 +67,7 @@ func start(t *testing.T, o opts) *participant {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.Listen("127.0.0.1:0", svc, nil)
+	srv, err := server.Listen("127.0.0.1:0", svc, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
