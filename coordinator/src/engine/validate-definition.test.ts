@@ -225,7 +225,9 @@ describe("validateDefinition: step fields", () => {
         `steps[1].${label}.initial_backoff: -250ms is out of range; allowed 10ms..1h`,
       );
       expect(bad({ initialBackoffMs: 0 })).toContain("initial_backoff: 0ms");
-      expect(bad({ initialBackoffMs: 9 })).toContain("initial_backoff: 9ms is out of range; allowed 10ms..1h");
+      expect(bad({ initialBackoffMs: 9 })).toContain(
+        "initial_backoff: 9ms is out of range; allowed 10ms..1h",
+      );
       expect(bad({ initialBackoffMs: HOUR + 1, maxBackoffMs: HOUR + 1 })).toContain(
         `initial_backoff: ${HOUR + 1}ms`,
       );
