@@ -228,6 +228,22 @@ function commonOptions(cmd: Command): Command {
         .default("10"),
     )
     .addOption(
+      new Option(
+        "--max-output-bytes <n>",
+        "largest step output stored; a larger one fails the step as applied (it is compensated)",
+      )
+        .env("SAGA_MAX_OUTPUT_BYTES")
+        .default(String(1024 * 1024)),
+    )
+    .addOption(
+      new Option(
+        "--max-saga-bytes <n>",
+        "payloads plus outputs one saga may hold (its record must fit the store)",
+      )
+        .env("SAGA_MAX_SAGA_BYTES")
+        .default(String(8 * 1024 * 1024)),
+    )
+    .addOption(
       new Option("--max-watch-streams <n>", "WatchSaga streams this node serves at once")
         .env("SAGA_MAX_WATCH_STREAMS")
         .default("10000"),

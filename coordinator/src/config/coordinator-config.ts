@@ -73,6 +73,9 @@ export const coordinatorConfigSchema = z.object({
   "max-watch-streams": int(1, 1_000_000).default(10_000),
   "max-attempts-per-saga": int(1, 1_000_000).default(10_000),
   "min-backoff-ms": int(1, 60_000).default(10),
+  "max-output-bytes": int(0, 16 * 1024 * 1024).default(1024 * 1024),
+  // Well under MongoDB's 16 MiB per document, which also holds the history.
+  "max-saga-bytes": int(1024, 15 * 1024 * 1024).default(8 * 1024 * 1024),
   "max-watch-streams-per-caller": int(1, 1_000_000).default(1_000),
   "etcd-ca": file.optional(),
   "etcd-cert": file.optional(),

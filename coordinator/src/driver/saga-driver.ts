@@ -33,6 +33,8 @@ export interface DriverOptions {
   maxInFlightCalls?: number;
   /** Running sagas whose latest record is held in memory (default 10,000); others are read from the store. */
   maxCachedSagas?: number;
+  /** Largest step output, and largest total of payloads and outputs of a saga (default: no limit). */
+  outputLimits?: { maxOutputBytes: number; maxSagaBytes: number };
   /** Time and the poll timer; a ManualClock in unit tests. */
   clock?: Clock;
   random?: () => number;
@@ -258,6 +260,7 @@ export class SagaDriver {
         now,
         random: this.random,
         lostCallGraceMs: this.options.lostCallGraceMs,
+        ...(this.options.outputLimits ? { limits: this.options.outputLimits } : {}),
       });
       if (result.kind === "unchanged") return current;
       if (result.kind === "rejected") throw new SagaRejectedError(result.message);

@@ -10,7 +10,12 @@
  *   INVALID_ARGUMENT): the call was refused before it did anything, and only fixing the participant or
  *   its configuration helps, so it is not retried and the saga stops for an operator or compensates.
  */
-export type FailureKind = "business" | "transient" | "timeout" | "permanent";
+/**
+ * How a call failed. "unrecordable": Execute ran, but its output is larger than
+ * the coordinator can store (the per-output or per-saga limit), so the step
+ * took effect and no retry can help (a barrier answers with the same output).
+ */
+export type FailureKind = "business" | "transient" | "timeout" | "permanent" | "unrecordable";
 
 export type SagaInput =
   | { type: "start" }

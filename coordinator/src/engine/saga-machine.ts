@@ -17,6 +17,19 @@ export interface TransitionContext {
   random: () => number;
   /** How long past its per-attempt timeout an unanswered call is presumed lost (its node died) and re-sent. */
   lostCallGraceMs: number;
+  /**
+   * What a saga may hold in payloads and outputs, so that its record always
+   * fits the store (MongoDB: 16 MiB a document). Default: no limit.
+   */
+  limits?: { maxOutputBytes: number; maxSagaBytes: number };
+}
+
+/** The bytes a saga holds in payloads and step outputs. */
+export function sagaBytes(def: SagaDefinition, state: SagaState): number {
+  let bytes = 0;
+  for (const step of def.steps)
+    bytes += step.payload.byteLength + (state.steps[step.name]?.output?.byteLength ?? 0);
+  return bytes;
 }
 
 export type TransitionResult =
@@ -110,6 +123,8 @@ class Transition {
   private onExecuteSucceeded(name: string, attempt: number, output: Uint8Array): ApplyOutcome {
     const step = this.draft.steps[name];
     if (step?.status !== "EXECUTING" || step.attempts !== attempt) return UNCHANGED;
+    const tooLarge = this.outputProblem(output);
+    if (tooLarge) return this.onExecuteFailed(name, attempt, "unrecordable", tooLarge);
     Object.assign(this.mut(name), {
       status: "SUCCEEDED",
       output,
@@ -131,6 +146,7 @@ class Transition {
     s.dispatchedAt = null;
 
     if (failure === "permanent") return this.onExecuteRefusedForGood(stepDef, s, attempt, error);
+    if (failure === "unrecordable") return this.onExecuteUnrecordable(stepDef, s, attempt, error);
 
     if (failure === "business") {
       // A definite "no" is not retried. It proves this attempt had no effect, but
@@ -168,6 +184,47 @@ class Transition {
       this.fail(`pivot ${name} outcome unknown after ${used} attempts (${error}); it cannot be compensated`);
     } else {
       this.startCompensation(`step ${name} failed after ${used} attempts: ${error}`);
+    }
+    return "ok";
+  }
+
+  /** Why a step's output cannot be stored, or null when it fits. */
+  private outputProblem(output: Uint8Array): string | null {
+    const limits = this.ctx.limits;
+    if (!limits) return null;
+    if (output.byteLength > limits.maxOutputBytes)
+      return `the output is ${output.byteLength} bytes; at most ${limits.maxOutputBytes} are allowed`;
+    const total = sagaBytes(this.def, this.draft) + output.byteLength;
+    if (total > limits.maxSagaBytes)
+      return `with this output the saga would hold ${total} bytes of payloads and outputs; at most ${limits.maxSagaBytes} are allowed`;
+    return null;
+  }
+
+  /**
+   * The step took effect but its output cannot be stored. Retrying would bring
+   * the same output back, so the step fails at once and counts as applied
+   * (outcomeUnknown): before the pivot the saga compensates, this step
+   * included (its Compensate gets an empty execute_output); a pivot or a step
+   * past it stops the saga for an operator.
+   */
+  private onExecuteUnrecordable(
+    stepDef: StepDefinition,
+    s: StepState,
+    attempt: number,
+    error: string,
+  ): ApplyOutcome {
+    const name = stepDef.name;
+    s.status = "FAILED";
+    s.outcomeUnknown = true;
+    this.record("STEP_FAILED", name, attempt, `${error} (the step took effect; its output cannot be stored)`);
+    if (this.draft.status !== "RUNNING") return "ok";
+    if (stepDef.kind === "compensatable") {
+      this.startCompensation(`step ${name} took effect but its output cannot be stored: ${error}`);
+    } else {
+      this.fail(
+        `step ${name} (${stepDef.kind}) took effect but its output cannot be stored (${error}); ` +
+          "it cannot be compensated. Make the participant return a smaller output, then resume the saga with AdminService.ResumeSaga",
+      );
     }
     return "ok";
   }

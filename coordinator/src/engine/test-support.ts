@@ -98,6 +98,8 @@ export class SagaRun {
   /** Every history entry produced so far, in order. */
   readonly history: HistoryEntry[] = [];
   random: () => number = () => 0.5;
+  /** Output limits of the context (none unless a test sets them). */
+  limits: TransitionContext["limits"];
 
   constructor(
     readonly def: SagaDefinition,
@@ -121,7 +123,8 @@ export class SagaRun {
   }
 
   raw(input: SagaInput): TransitionResult {
-    return transition(this.def, this.state, input, testContext(this.now, this.random));
+    const ctx = testContext(this.now, this.random);
+    return transition(this.def, this.state, input, this.limits ? { ...ctx, limits: this.limits } : ctx);
   }
 
   send(input: SagaInput): Changed {

@@ -14,6 +14,8 @@ export interface DefinitionLimits {
   maxAttemptsPerSaga: number;
   /** Shortest initial backoff a retry policy may ask for. */
   minBackoffMs: number;
+  /** Payloads plus outputs one saga may hold (its stored record must fit the store). */
+  maxSagaBytes: number;
 }
 
 export const DEFAULT_LIMITS: DefinitionLimits = {
@@ -22,6 +24,7 @@ export const DEFAULT_LIMITS: DefinitionLimits = {
   maxLabels: 16,
   maxAttemptsPerSaga: 10_000,
   minBackoffMs: 10,
+  maxSagaBytes: 8 * 1024 * 1024,
 };
 
 /** The last instant a protobuf Timestamp may name (9999-12-31T23:59:59.999Z). */
@@ -91,6 +94,10 @@ export function validateDefinition(
       checkRetry(`${at}.retry`, step.retry, limits.minBackoffMs) ??
       checkRetry(`${at}.compensate_retry`, step.compensateRetry, limits.minBackoffMs);
     if (retryProblem) return retryProblem;
+  }
+  const payloadBytes = def.steps.reduce((sum, s) => sum + s.payload.byteLength, 0);
+  if (payloadBytes > limits.maxSagaBytes) {
+    return `steps: the payloads total ${payloadBytes} bytes; at most ${limits.maxSagaBytes} per saga are allowed (payloads and outputs together)`;
   }
   const attempts = def.steps.reduce((sum, s) => sum + s.retry.maxAttempts + s.compensateRetry.maxAttempts, 0);
   if (attempts > limits.maxAttemptsPerSaga) {

@@ -327,7 +327,10 @@ export async function startCoordinatorNode(
   storeRef = store;
   const bus = new SagaEventBus();
   const creds = nodeCredentials(config);
-  const transport = new GrpcParticipantTransport({ credentials: creds.participants });
+  const transport = new GrpcParticipantTransport({
+    credentials: creds.participants,
+    maxOutputBytes: config["max-output-bytes"],
+  });
   const participants = config.participant;
   let address = config.advertise ?? config.listen;
   const hosts = config["etcd-endpoints"];
@@ -341,6 +344,7 @@ export async function startCoordinatorNode(
     pollIntervalMs: config["poll-interval-ms"],
     maxInFlightCalls: config["max-inflight-calls"],
     maxCachedSagas: config["max-cached-sagas"],
+    outputLimits: { maxOutputBytes: config["max-output-bytes"], maxSagaBytes: config["max-saga-bytes"] },
     lostCallGraceMs: config["lost-call-grace-ms"],
     resolveParticipant: (p) => participants[p] ?? p,
     partitionOf: (id) => partitionOf(id, config.partitions),
@@ -350,6 +354,7 @@ export async function startCoordinatorNode(
     maxPayloadBytes: config["max-payload-bytes"],
     maxLabels: config["max-labels"],
     maxAttemptsPerSaga: config["max-attempts-per-saga"],
+    maxSagaBytes: config["max-saga-bytes"],
     minBackoffMs: config["min-backoff-ms"],
   };
   const api = coordinatorService({

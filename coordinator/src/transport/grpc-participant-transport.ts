@@ -12,6 +12,8 @@ export interface GrpcParticipantTransportOptions {
   idleCloseMs?: number;
   /** Default: plaintext. */
   credentials?: ChannelCredentials;
+  /** Largest Execute output accepted; a larger answer is refused by grpc and reported "unrecordable" (default 1 MiB). */
+  maxOutputBytes?: number;
 }
 
 const DEFAULT_IDLE_CLOSE_MS = 5 * 60_000;
@@ -34,11 +36,13 @@ export class GrpcParticipantTransport implements ParticipantTransport {
   private readonly clients = new Map<string, CachedClient>();
   private readonly idleCloseMs: number;
   private readonly credentials: ChannelCredentials;
+  private readonly maxOutputBytes: number;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(options: GrpcParticipantTransportOptions = {}) {
     this.idleCloseMs = options.idleCloseMs ?? DEFAULT_IDLE_CLOSE_MS;
     this.credentials = options.credentials ?? credentials.createInsecure();
+    this.maxOutputBytes = options.maxOutputBytes ?? 1024 * 1024;
     this.sweeper = setInterval(() => this.closeIdle(), Math.min(60_000, this.idleCloseMs));
     this.sweeper.unref();
   }
@@ -118,6 +122,8 @@ export class GrpcParticipantTransport implements ParticipantTransport {
         "grpc.initial_reconnect_backoff_ms": 100,
         // No reconnecting to an address nobody calls any more (grpc's default: 30 min).
         "grpc.client_idle_timeout_ms": 60_000,
+        // Room for the output plus the response's framing; anything larger is never buffered whole.
+        "grpc.max_receive_message_length": this.maxOutputBytes + 64 * 1024,
       });
       cached = { client, lastUsed: Date.now(), inFlight: 0 };
       this.clients.set(address, cached);
@@ -144,6 +150,17 @@ const PERMANENT_CODES: ReadonlySet<number> = new Set([
 export function classify(err: ServiceError, phase: "execute" | "compensate"): CallOutcome {
   const error = `${status[err.code] ?? err.code}: ${err.details || err.message}`;
   const business = err.code === status.FAILED_PRECONDITION || err.code === status.ABORTED;
+  // grpc-js refused an answer over the channel's receive limit: the step ran, its output is too large to keep.
+  if (
+    phase === "execute" &&
+    err.code === status.RESOURCE_EXHAUSTED &&
+    /larger than max/i.test(err.details ?? "")
+  )
+    return {
+      ok: false,
+      failure: "unrecordable",
+      error: `the participant's output is too large: ${err.details}`,
+    };
   if (business && phase === "execute") return { ok: false, failure: "business", error };
   if (PERMANENT_CODES.has(err.code)) return { ok: false, failure: "permanent", error };
   if (err.code === status.DEADLINE_EXCEEDED) return { ok: false, failure: "timeout", error };
