@@ -384,6 +384,8 @@ export async function startCoordinatorNode(
     admin,
     creds.server,
     authInterceptors(config, logger),
+    // Payloads are bounded by --max-saga-bytes; 1 MiB more covers names, labels and policies of 100s of steps.
+    config["max-saga-bytes"] + 1024 * 1024,
   );
   const host = config.listen.slice(0, config.listen.lastIndexOf(":"));
   address = config.advertise ?? `${host}:${port}`;

@@ -48,9 +48,11 @@ export async function startGrpcServer(
   admin: AdminServiceServer,
   serverCredentials: ServerCredentials = ServerCredentials.createInsecure(),
   interceptors: ServerInterceptor[] = [],
+  /** Largest request accepted: a saga's payload budget plus room for the rest of the request. */
+  maxRequestBytes = 64 * 1024 * 1024,
 ): Promise<RunningServer> {
   const server = new Server({
-    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    "grpc.max_receive_message_length": maxRequestBytes,
     interceptors: [rejectUndecodable, ...interceptors],
   });
   server.addService(guardDecoding(CoordinatorServiceService), coordinator);
