@@ -145,6 +145,14 @@ function commonOptions(cmd: Command): Command {
     )
     .addOption(
       new Option(
+        "--max-inflight-calls-per-participant <n>",
+        "of those, calls to any one participant (a slow one cannot take every slot)",
+      )
+        .env("SAGA_MAX_INFLIGHT_CALLS_PER_PARTICIPANT")
+        .default("500"),
+    )
+    .addOption(
+      new Option(
         "--max-cached-sagas <n>",
         "running sagas whose latest state this node holds in memory; the least recently written others are read from the store when they move",
       )

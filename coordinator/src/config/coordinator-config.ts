@@ -59,6 +59,7 @@ export const coordinatorConfigSchema = z.object({
   "store-max-batch": int(1, 10_000).default(32),
   "retain-finished": int(0, 100_000_000).default(10_000),
   "max-inflight-calls": int(1, 1_000_000).default(2_000),
+  "max-inflight-calls-per-participant": int(1, 1_000_000).default(500),
   "max-cached-sagas": int(0, 10_000_000).default(10_000),
   "tls-cert": file.optional(),
   "tls-key": file.optional(),

@@ -132,7 +132,7 @@ class FakeOwnership implements PartitionOwnership {
   }
 }
 
-function setup(maxInFlightCalls?: number, maxCachedSagas?: number) {
+function setup(maxInFlightCalls?: number, maxCachedSagas?: number, maxInFlightPerParticipant?: number) {
   const store = new ControlledStore();
   const transport = new FakeTransport();
   const ownership = new FakeOwnership();
@@ -147,6 +147,7 @@ function setup(maxInFlightCalls?: number, maxCachedSagas?: number) {
     random: () => 0.5,
     ...(maxInFlightCalls ? { maxInFlightCalls } : {}),
     ...(maxCachedSagas !== undefined ? { maxCachedSagas } : {}),
+    ...(maxInFlightPerParticipant !== undefined ? { maxInFlightPerParticipant } : {}),
   });
   driver.start();
   return { store, transport, ownership, clock, bus, driver };
@@ -336,6 +337,20 @@ describe("SagaDriver", () => {
     ]);
     expect(new Set(sent).size).toBe(6);
     expect(store.reads).toBeGreaterThan(readsBefore);
+  });
+
+  it("caps calls per participant, so calls to others go ahead of a slow one's queue", async () => {
+    const { transport, driver } = setup(10, undefined, 1);
+    const on = (participant: string) => sagaDef([stepDef("reserve", { participant })]);
+    await driver.startSaga({ sagaId: "slow-1", definition: on("slow"), definitionHash: "h" });
+    await driver.startSaga({ sagaId: "slow-2", definition: on("slow"), definitionHash: "h" });
+    await driver.startSaga({ sagaId: "fast-1", definition: on("fast"), definitionHash: "h" });
+    const first = await transport.next();
+    const second = await transport.next();
+    expect([first.key, second.key]).toEqual(["slow-1/reserve/execute", "fast-1/reserve/execute"]);
+    expect(transport.sent).toHaveLength(2);
+    first.answer(ok("r"));
+    expect((await transport.next()).key).toBe("slow-2/reserve/execute");
   });
 
   it("stops answering reads of a running saga from memory once the partition is not ours", async () => {

@@ -7,6 +7,7 @@ import type { CoordinatorMetrics } from "../observability/coordinator-metrics.js
 import type { SagaEventRecord, SagaRecord } from "../store/saga-record.js";
 import type { SagaStore } from "../store/saga-store.js";
 import type { ParticipantTransport } from "../transport/participant-transport.js";
+import { CallSlots } from "./call-slots.js";
 import { type Clock, systemClock } from "./clock.js";
 import { DEFAULT_MAX_CACHED_SAGAS, type DrivenSaga, DrivenSagas } from "./driven-sagas.js";
 import { NotOwnerError, SagaConflictError, SagaNotFoundError, SagaRejectedError } from "./driver-errors.js";
@@ -31,6 +32,8 @@ export interface DriverOptions {
   metrics?: CoordinatorMetrics;
   /** Participant calls sent at once by this node; more wait in a queue (default 2,000). */
   maxInFlightCalls?: number;
+  /** Of those, at most this many to one participant, so a slow one cannot take them all (default 500). */
+  maxInFlightPerParticipant?: number;
   /** Running sagas whose latest record is held in memory (default 10,000); others are read from the store. */
   maxCachedSagas?: number;
   /** Largest step output, and largest total of payloads and outputs of a saga (default: no limit). */
@@ -51,10 +54,13 @@ interface WaitingCall {
   sagaId: string;
   command: SagaCommand;
   key: string;
+  /** The step's participant as the definition names it: the per-participant cap counts by it. */
+  participant: string;
 }
 
 const MAX_CONFLICT_RETRIES = 20;
 export const DEFAULT_MAX_IN_FLIGHT_CALLS = 2_000;
+export const DEFAULT_MAX_IN_FLIGHT_PER_PARTICIPANT = 500;
 
 function callKey(planned: PlannedCall): string {
   return `${planned.call.sagaId}/${planned.call.step}/${planned.phase}/${planned.call.attempt}`;
@@ -86,10 +92,8 @@ export class SagaDriver {
   private readonly wakes: WakeTimers;
   /** Calls in flight from this node, so a due timer does not send a duplicate of a live call. */
   private readonly inFlight = new Set<string>();
-  /** Calls waiting for a free slot (past maxInFlightCalls), oldest first. */
-  private waitingCalls: WaitingCall[] = [];
-  private callsRunning = 0;
-  private readonly maxInFlightCalls: number;
+  /** Calls in flight, in all and per participant, and the calls waiting for a slot. */
+  private readonly slots: CallSlots<WaitingCall>;
   /** Participant calls in flight (and the recording of their answers), by partition. */
   private readonly pendingCalls = new Map<Promise<void>, number>();
   private stopPolling: (() => void) | null = null;
@@ -108,7 +112,10 @@ export class SagaDriver {
     private readonly options: DriverOptions,
   ) {
     this.clock = options.clock ?? systemClock;
-    this.maxInFlightCalls = options.maxInFlightCalls ?? DEFAULT_MAX_IN_FLIGHT_CALLS;
+    this.slots = new CallSlots(
+      options.maxInFlightCalls ?? DEFAULT_MAX_IN_FLIGHT_CALLS,
+      options.maxInFlightPerParticipant ?? DEFAULT_MAX_IN_FLIGHT_PER_PARTICIPANT,
+    );
     this.random = options.random ?? Math.random;
     this.driven = new DrivenSagas(options.maxCachedSagas ?? DEFAULT_MAX_CACHED_SAGAS);
     this.wakes = new WakeTimers(WAKE_SLOT_MS, this.clock.now());
@@ -131,8 +138,7 @@ export class SagaDriver {
     this.stopPolling = null;
     this.stopWaking?.();
     this.stopWaking = null;
-    for (const waiting of this.waitingCalls) this.inFlight.delete(waiting.key);
-    this.waitingCalls = [];
+    for (const waiting of this.slots.drain()) this.inFlight.delete(waiting.key);
     while (this.pendingCalls.size > 0) await Promise.allSettled([...this.pendingCalls.keys()]);
   }
 
@@ -328,9 +334,10 @@ export class SagaDriver {
 
   /**
    * Sends the call a command asks for, then feeds the answer back in; at most
-   * one live call per attempt. Past `maxInFlightCalls` the call waits in a
-   * queue that holds only its key (memory stays bounded however many sagas
-   * wait on a slow participant); its dispatch is already durable.
+   * one live call per attempt. Past `maxInFlightCalls` (or the participant's
+   * own cap) the call waits in a queue that holds only its key (memory stays
+   * bounded however many sagas wait on a slow participant); its dispatch is
+   * already durable.
    */
   private dispatch(record: SagaRecord, command: SagaCommand): void {
     const planned = planCall(record, command);
@@ -338,17 +345,22 @@ export class SagaDriver {
     const key = callKey(planned);
     if (this.inFlight.has(key) || this.ownership.isDraining(record.partition)) return;
     this.inFlight.add(key);
-    if (this.callsRunning >= this.maxInFlightCalls) {
-      this.waitingCalls.push({ sagaId: record.sagaId, command, key });
+    if (!this.slots.tryTake(planned.participant)) {
+      this.slots.enqueue(planned.participant, {
+        sagaId: record.sagaId,
+        command,
+        key,
+        participant: planned.participant,
+      });
       return;
     }
     this.send(record.partition, planned, key);
   }
 
+  /** Sends a call whose slot is already taken, and gives the slot back when its answer is recorded. */
   private send(partition: number, planned: PlannedCall, key: string): void {
     const { sagaId, step, attempt } = planned.call;
     const log = this.logger.child({ sagaId, step, attempt, phase: planned.phase });
-    this.callsRunning++;
     const pending: Promise<void> = this.callParticipant(planned, log)
       .then((input) => this.apply(sagaId, input))
       .then(
@@ -360,7 +372,7 @@ export class SagaDriver {
         },
       )
       .finally(() => {
-        this.callsRunning--;
+        this.slots.release(planned.participant);
         this.inFlight.delete(key);
         this.pendingCalls.delete(pending);
         this.sendWaiting();
@@ -368,24 +380,32 @@ export class SagaDriver {
     this.pendingCalls.set(pending, partition);
   }
 
-  /** Sends queued calls that are still what their saga waits for. */
+  /** Sends queued calls that are still what their saga waits for, while slots are free. */
   private sendWaiting(): void {
-    while (this.callsRunning < this.maxInFlightCalls) {
-      const waiting = this.waitingCalls.shift();
-      if (!waiting) return;
+    for (let next = this.slots.nextRunnable(); next; next = this.slots.nextRunnable()) {
+      const waiting = next.item;
       const record = this.stopped ? undefined : this.driven.record(waiting.sagaId);
       if (record) this.sendIfAwaited(record, waiting);
-      else if (this.stopped) this.inFlight.delete(waiting.key);
+      else if (this.stopped) this.dropWaiting(waiting);
       else this.loadThenSend(waiting);
     }
   }
 
-  /** Sends a queued call unless the saga has moved on, or its partition is being handed over. */
+  /** A queued call that will not be sent: its slot and its key are given back. */
+  private dropWaiting(waiting: WaitingCall): void {
+    this.slots.release(waiting.participant);
+    this.inFlight.delete(waiting.key);
+  }
+
+  /**
+   * Sends a queued call (its slot taken) unless the saga has moved on, or its
+   * partition is being handed over.
+   */
   private sendIfAwaited(record: SagaRecord, waiting: WaitingCall): void {
     const planned = planCall(record, waiting.command);
     if (!planned || !stillAwaited(record, waiting.command) || this.ownership.isDraining(record.partition)) {
       // Superseded: the saga's durable timer re-sends whatever is still due.
-      this.inFlight.delete(waiting.key);
+      this.dropWaiting(waiting);
       return;
     }
     this.send(record.partition, planned, waiting.key);
@@ -397,7 +417,6 @@ export class SagaDriver {
    * The slot is held meanwhile so reads cannot outrun the cap.
    */
   private loadThenSend(waiting: WaitingCall): void {
-    this.callsRunning++;
     const loaded = this.queue.run(waiting.sagaId, async () => {
       const record = this.driven.record(waiting.sagaId) ?? (await this.load(waiting.sagaId));
       return record && this.ownership.fenceFor(record.partition) !== null ? record : null;
@@ -405,13 +424,11 @@ export class SagaDriver {
     loaded
       .then(
         (record) => {
-          this.callsRunning--;
           if (record && !this.stopped) this.sendIfAwaited(record, waiting);
-          else this.inFlight.delete(waiting.key);
+          else this.dropWaiting(waiting);
         },
         (err: unknown) => {
-          this.callsRunning--;
-          this.inFlight.delete(waiting.key);
+          this.dropWaiting(waiting);
           this.logger.warn(
             { err, sagaId: waiting.sagaId },
             "could not read a queued call's saga; its timer re-sends it",

@@ -343,6 +343,7 @@ export async function startCoordinatorNode(
     metrics,
     pollIntervalMs: config["poll-interval-ms"],
     maxInFlightCalls: config["max-inflight-calls"],
+    maxInFlightPerParticipant: config["max-inflight-calls-per-participant"],
     maxCachedSagas: config["max-cached-sagas"],
     outputLimits: { maxOutputBytes: config["max-output-bytes"], maxSagaBytes: config["max-saga-bytes"] },
     lostCallGraceMs: config["lost-call-grace-ms"],
