@@ -6,3 +6,4 @@ export * from "./gen/saga/v1/admin.js";
 export * from "./gen/saga/v1/coordinator.js";
 export * from "./gen/saga/v1/participant.js";
 export * from "./gen/saga/v1/saga.js";
+export { decodeStringsStrictly } from "./strict-utf8.js";

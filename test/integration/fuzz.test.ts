@@ -198,4 +198,22 @@ describe(`fuzzing every method (seed ${SEED}, ${CASES} cases each; FUZZ_SEED=${S
     expect(err.code).toBe(status.INVALID_ARGUMENT);
     expect(err.details).toContain("not a valid /saga.v1.CoordinatorService/WatchSaga message");
   });
+
+  it("answers a string that is not valid UTF-8 with INVALID_ARGUMENT", async () => {
+    // GetSagaRequest.saga_id (field 1, length-delimited) = 0xC3 0x28, an invalid two-byte sequence.
+    const body = Buffer.from([0x0a, 0x02, 0xc3, 0x28]);
+    const code = await new Promise<ServiceError>((resolve) =>
+      raw.makeUnaryRequest(
+        "/saga.v1.CoordinatorService/GetSaga",
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        body,
+        new Metadata(),
+        { deadline: Date.now() + 5_000 },
+        (err) => resolve(err as ServiceError),
+      ),
+    );
+    expect(code.code).toBe(status.INVALID_ARGUMENT);
+    expect(code.details).toContain("strings must be valid UTF-8");
+  });
 });

@@ -42,7 +42,7 @@ export const rejectUndecodable: ServerInterceptor = (method, call) => {
       if (!(message instanceof UndecodableRequest)) return next(message);
       call.sendStatus({
         code: status.INVALID_ARGUMENT,
-        details: `the request is not a valid ${method.path} message: ${message.reason} (64-bit fields must be at most 2^53-1)`,
+        details: `the request is not a valid ${method.path} message: ${message.reason} (strings must be valid UTF-8, 64-bit integers at most 2^53-1)`,
       });
     })
     .build();

@@ -8,6 +8,7 @@ import {
   AdminServiceService,
   type CoordinatorServiceServer,
   CoordinatorServiceService,
+  decodeStringsStrictly,
 } from "@saga-coordinator/proto";
 import { HealthImplementation } from "grpc-health-check";
 import { guardDecoding, rejectUndecodable } from "../api/decode-guard.js";
@@ -51,6 +52,8 @@ export async function startGrpcServer(
   /** Largest request accepted: a saga's payload budget plus room for the rest of the request. */
   maxRequestBytes = 64 * 1024 * 1024,
 ): Promise<RunningServer> {
+  // Invalid UTF-8 in a string field fails decoding (INVALID_ARGUMENT) instead of becoming U+FFFD.
+  decodeStringsStrictly();
   const server = new Server({
     "grpc.max_receive_message_length": maxRequestBytes,
     interceptors: [rejectUndecodable, ...interceptors],
