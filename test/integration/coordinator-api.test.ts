@@ -94,6 +94,30 @@ describe("CoordinatorService API", () => {
       "steps[0].timeout: -1000ms",
     ],
     [
+      "timeout nanos out of range",
+      () => ({ steps: [step("a", p.address, { timeout: dur(1, 2_000_000_000) })] }),
+      status.INVALID_ARGUMENT,
+      "steps[0].timeout: nanos 2000000000 is out of range; allowed -999999999..999999999",
+    ],
+    [
+      "backoff nanos with the wrong sign",
+      () => ({
+        steps: [
+          step("a", p.address, {
+            retry: {
+              maxAttempts: 2,
+              initialBackoff: dur(1, -5),
+              maxBackoff: dur(2),
+              multiplier: 2,
+              jitter: 0,
+            },
+          }),
+        ],
+      }),
+      status.INVALID_ARGUMENT,
+      "steps[0].retry.initial_backoff: nanos -5 is out of range",
+    ],
+    [
       "negative backoff",
       () => ({
         steps: [

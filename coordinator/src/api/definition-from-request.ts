@@ -47,25 +47,41 @@ export function definitionFromRequest(req: StartSagaRequest): SagaDefinition {
         contentType: s.contentType,
         dependsOn: [...s.dependsOn],
         kind,
-        retry: retryPolicy(s.retry, DEFAULT_EXECUTE_RETRY),
-        compensateRetry: retryPolicy(s.compensateRetry, DEFAULT_COMPENSATE_RETRY),
-        timeoutMs: s.timeout ? durationMs(s.timeout) : DEFAULT_STEP_TIMEOUT_MS,
+        retry: retryPolicy(s.retry, DEFAULT_EXECUTE_RETRY, `steps[${i}].retry`),
+        compensateRetry: retryPolicy(
+          s.compensateRetry,
+          DEFAULT_COMPENSATE_RETRY,
+          `steps[${i}].compensate_retry`,
+        ),
+        timeoutMs: s.timeout ? durationMs(s.timeout, `steps[${i}].timeout`) : DEFAULT_STEP_TIMEOUT_MS,
       };
     }),
   };
 }
 
-function retryPolicy(p: ProtoRetryPolicy | undefined, defaults: RetryPolicy): RetryPolicy {
+function retryPolicy(p: ProtoRetryPolicy | undefined, defaults: RetryPolicy, field: string): RetryPolicy {
   if (!p) return { ...defaults };
   return {
     maxAttempts: p.maxAttempts === 0 ? defaults.maxAttempts : p.maxAttempts,
-    initialBackoffMs: p.initialBackoff ? durationMs(p.initialBackoff) : defaults.initialBackoffMs,
-    maxBackoffMs: p.maxBackoff ? durationMs(p.maxBackoff) : defaults.maxBackoffMs,
+    initialBackoffMs: p.initialBackoff
+      ? durationMs(p.initialBackoff, `${field}.initial_backoff`)
+      : defaults.initialBackoffMs,
+    maxBackoffMs: p.maxBackoff ? durationMs(p.maxBackoff, `${field}.max_backoff`) : defaults.maxBackoffMs,
     multiplier: p.multiplier === 0 ? defaults.multiplier : p.multiplier,
     jitter: p.jitter < 0 ? defaults.jitter : p.jitter,
   };
 }
 
-export function durationMs(d: Duration): number {
+/** A Duration in ms; a RequestShapeError naming `field` when it is not a valid Duration. */
+export function durationMs(d: Duration, field: string): number {
+  const validNanos =
+    Number.isInteger(d.nanos) &&
+    Math.abs(d.nanos) <= 999_999_999 &&
+    (d.nanos === 0 || d.seconds === 0 || Math.sign(d.nanos) === Math.sign(d.seconds));
+  if (!validNanos) {
+    throw new RequestShapeError(
+      `${field}: nanos ${d.nanos} is out of range; allowed -999999999..999999999, with the sign of seconds`,
+    );
+  }
   return d.seconds * 1000 + Math.trunc(d.nanos / 1_000_000);
 }
