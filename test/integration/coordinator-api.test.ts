@@ -324,6 +324,7 @@ describe("CoordinatorService API", () => {
         labels: { run: label },
         pageSize: 1000,
         pageToken: token,
+        includePayloads: true,
       });
       pages.push(page.sagas.length);
       seen.push(...page.sagas.map((s) => s.sagaId));
@@ -332,6 +333,20 @@ describe("CoordinatorService API", () => {
     // 3 MiB a page: three sagas of 900 KiB each.
     expect(Math.max(...pages)).toBeLessThanOrEqual(3);
     expect(seen.sort()).toEqual([...ids].sort());
+    // By default a listing is summaries: no payloads or outputs, so the eight fit one page.
+    const summaries = await call(h.client.listSagas, h.client, {
+      status: 0,
+      sagaType: "",
+      labels: { run: label },
+      pageSize: 1000,
+      pageToken: "",
+    });
+    expect(summaries.sagas).toHaveLength(8);
+    expect(summaries.nextPageToken).toBe("");
+    for (const saga of summaries.sagas) {
+      expect(saga.steps[0]?.definition?.payload.length).toBe(0);
+      expect(saga.steps[0]?.definition?.name).toBe("a");
+    }
   });
 
   it("WatchSaga replays history, then streams live events to the end", async () => {

@@ -8,6 +8,7 @@ import type {
   GetSagaResponse,
   ListSagasRequest,
   ListSagasResponse,
+  Saga,
   StartSagaRequest,
   StartSagaResponse,
 } from "@saga-coordinator/proto";
@@ -71,15 +72,29 @@ const DEFAULT_PAGE = 100;
 const MAX_PAGE_BYTES = 3 * 1024 * 1024;
 const LIST_CHUNK = 100;
 
-/** Roughly what a saga weighs on the wire: its payloads, outputs and errors, plus a little per step. */
-function approximateBytes(r: SagaRecord): number {
+/** Roughly what a saga weighs on the wire: its errors (and payloads and outputs, when sent), plus a little per step. */
+function approximateBytes(r: SagaRecord, withPayloads: boolean): number {
   let bytes = 256;
   for (const d of r.definition.steps) {
     const s = r.state.steps[d.name];
-    bytes += 128 + d.payload.length + (s?.output?.length ?? 0) + (s?.lastError.length ?? 0);
+    const data = withPayloads ? d.payload.length + (s?.output?.length ?? 0) : 0;
+    bytes += 128 + data + (s?.lastError.length ?? 0);
   }
   return bytes;
 }
+
+/** A saga without its steps' payloads and outputs (ListSagas' default). */
+function summaryOf(saga: Saga): Saga {
+  return {
+    ...saga,
+    steps: saga.steps.map((s) => ({
+      ...s,
+      output: EMPTY,
+      ...(s.definition ? { definition: { ...s.definition, payload: EMPTY } } : {}),
+    })),
+  };
+}
+const EMPTY = Buffer.alloc(0);
 
 export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorServiceServer {
   const { store, writer, bus, limits, logger } = deps;
@@ -160,7 +175,7 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
       });
       more = rows.length === want;
       for (const row of more ? rows.slice(0, -1) : rows) {
-        const size = approximateBytes(row);
+        const size = approximateBytes(row, req.includePayloads === true);
         if (page.length > 0 && bytes + size > MAX_PAGE_BYTES) {
           full = true;
           break;
@@ -176,7 +191,8 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
       (more || full) && lastOfPage
         ? encodePageToken({ createdAt: lastOfPage.createdAt, sagaId: lastOfPage.sagaId }, digest)
         : "";
-    return { sagas: page.map(sagaToProto), nextPageToken };
+    const sagas = page.map(sagaToProto);
+    return { sagas: req.includePayloads ? sagas : sagas.map(summaryOf), nextPageToken };
   };
 
   const cancelSaga = async (req: CancelSagaRequest, opts: WriteOptions): Promise<CancelSagaResponse> => {

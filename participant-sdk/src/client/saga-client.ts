@@ -71,6 +71,8 @@ export interface ListFilter {
   pageSize?: number;
   /** Resume from a page token of an earlier listing with the same filters. */
   pageToken?: string;
+  /** Also return each step's payload and output (default: summaries without them). */
+  includePayloads?: boolean;
 }
 
 /** One page of list(). */
@@ -178,6 +180,7 @@ export class SagaClient {
           pageSize: filter.pageSize ?? 0,
           pageToken,
           namespace: this.namespace,
+          includePayloads: filter.includePayloads ?? false,
         },
         options,
       );
