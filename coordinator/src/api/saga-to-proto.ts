@@ -53,8 +53,11 @@ function stepToProto(s: StepDefinition): ProtoStep {
 }
 
 export function sagaToProto(r: SagaRecord): Saga {
+  // Plain fields, no spread: a spread at the head of a literal gives V8 slow objects (hot path).
+  const { namespace, sagaId } = splitSagaKey(r.sagaId);
   return {
-    ...splitSagaKey(r.sagaId),
+    sagaId,
+    namespace,
     sagaType: r.definition.sagaType,
     status: sagaStatusToProto(r.state.status),
     steps: r.definition.steps.map((d) => {
@@ -80,8 +83,10 @@ export function sagaToProto(r: SagaRecord): Saga {
 }
 
 export function eventToProto(e: SagaEventRecord): SagaEvent {
+  const { namespace, sagaId } = splitSagaKey(e.sagaId);
   return {
-    ...splitSagaKey(e.sagaId),
+    sagaId,
+    namespace,
     sequence: e.sequence,
     type: SagaEventType[`SAGA_EVENT_TYPE_${e.type}`],
     time: new Date(e.time),
