@@ -7,6 +7,7 @@ import { AdminServiceClient, CoordinatorServiceClient, SagaStatus } from "@saga-
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Harness, startHarness, step } from "../support/coordinator-harness.js";
+import { latch } from "../support/latch.js";
 import { type RecordingParticipant, startRecordingParticipant } from "../support/recording-participant.js";
 import { type TestCa, testCertificates } from "../support/test-certificates.js";
 
@@ -29,6 +30,8 @@ describe("authentication and roles", () => {
   let ca: TestCa;
   let h: Harness;
   let p: RecordingParticipant;
+  /** Holds the "hold" step until the tests end, so watches of its saga stay open. */
+  const held = latch();
   let sign: (claims: { sub: string; aud?: string; expiresIn?: string }) => Promise<string>;
 
   beforeAll(async () => {
@@ -61,14 +64,24 @@ grants:
 `,
     );
     const server = ca.issue("coordinator");
-    p = await startRecordingParticipant({ a: {} });
+    p = await startRecordingParticipant({
+      a: {},
+      hold: { execute: () => held.opened.then(() => undefined) },
+    });
     h = await startHarness({
       mongoUri: inject("mongoUri"),
-      extra: { "auth-policy": policy, "tls-cert": server.cert, "tls-key": server.key, "tls-ca": ca.cert },
+      extra: {
+        "auth-policy": policy,
+        "tls-cert": server.cert,
+        "tls-key": server.key,
+        "tls-ca": ca.cert,
+        "max-watch-streams-per-caller": 1,
+      },
       clientCredentials: tlsChannelCredentials(true, { ca: ca.cert }),
     });
   });
   afterAll(async () => {
+    held.open();
     await h?.close();
     await p?.stop();
     certs.cleanup();
@@ -206,5 +219,37 @@ grants:
       client.close();
     }
     expect(await checkHealth(h.node.address, "", 5_000, tls)).toBe("SERVING");
+  });
+
+  it("ignores a client's claim that its request was forwarded by another node", async () => {
+    const tls = tlsChannelCredentials(true, { ca: ca.cert });
+    const client = new CoordinatorServiceClient(h.node.address, tls);
+    const md = new Metadata();
+    md.set("authorization", `Bearer ${TOKENS.client}`);
+    md.set("x-saga-forwarded", "1");
+    const sagaId = await new Promise<string>((resolve, reject) =>
+      client.startSaga(
+        { sagaId: "", sagaType: "t", steps: [step("hold", p.address)], labels: {} },
+        md,
+        (err, res) => (err ? reject(err) : resolve(res.saga?.sagaId ?? "")),
+      ),
+    );
+    const watch = () => {
+      const stream = client.watchSaga({ sagaId, afterSequence: 0 }, md);
+      return new Promise<{ stream: typeof stream; result: "open" | ServiceError }>((resolve) => {
+        stream.once("data", () => resolve({ stream, result: "open" }));
+        stream.on("error", (err: ServiceError) => resolve({ stream, result: err }));
+      });
+    };
+    const first = await watch();
+    expect(first.result).toBe("open");
+    // Counted against this caller after all (limit 1 per caller), not waved through as forwarded.
+    const second = await watch();
+    expect((second.result as ServiceError).code).toBe(status.RESOURCE_EXHAUSTED);
+    expect((second.result as ServiceError).details).toContain(
+      "token:orders already has 1 watch streams open",
+    );
+    first.stream.cancel();
+    client.close();
   });
 });

@@ -8,6 +8,7 @@ import {
   status,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { FORWARDED_HEADER } from "../api/request-router.js";
 import { DEFAULT_NAMESPACE } from "../store/saga-key.js";
 import type { AccessPolicy } from "./access-policy.js";
 import { callerIdentity } from "./caller-identity.js";
@@ -53,6 +54,8 @@ export function authInterceptor(
             identities = outcome.identities;
             // Handlers read who is calling from here (e.g. per-caller limits); never from the client.
             metadata.set(CALLER_HEADER, identities[0] ?? "");
+            // Only another node may say a request was forwarded (it then skips per-caller limits and routing).
+            if (!policy.rolesOf(identities).has("node")) metadata.remove(FORWARDED_HEADER);
             next(metadata);
           },
           (err: unknown) => {
