@@ -1,4 +1,4 @@
-import { DEFAULT_NAMESPACE, sagaKey } from "../store/saga-key.js";
+import { DEFAULT_NAMESPACE, NAMESPACE_PATTERN, sagaKey } from "../store/saga-key.js";
 import { invalidArgument } from "./grpc-errors.js";
 
 const SAGA_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -14,12 +14,10 @@ export function requireSagaId(sagaId: string, field = "saga_id"): string {
   return sagaId;
 }
 
-const NAMESPACE = /^[a-z0-9][a-z0-9-]{0,62}$/;
-
 /** A request's namespace, "" meaning "default"; INVALID_ARGUMENT when malformed. */
 export function requireNamespace(namespace: string | undefined): string {
   if (namespace === undefined || namespace === "") return DEFAULT_NAMESPACE;
-  if (!NAMESPACE.test(namespace)) {
+  if (!NAMESPACE_PATTERN.test(namespace)) {
     throw invalidArgument(
       `namespace: ${JSON.stringify(namespace.slice(0, 80))} is not valid; use 1..63 characters of [a-z0-9-] starting with a letter or digit`,
     );

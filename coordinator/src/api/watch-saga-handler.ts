@@ -8,7 +8,7 @@ import type { SagaStore } from "../store/saga-store.js";
 import { forwardedSagaEvents, isRoutingFailure } from "./forwarded-watch.js";
 import { toServiceError } from "./grpc-errors.js";
 import type { OwnershipLossMonitor } from "./ownership-loss-monitor.js";
-import type { RequestRouter } from "./request-router.js";
+import type { RequestRouter, WriteOptions } from "./request-router.js";
 import { requireSagaKey } from "./request-validation.js";
 import { eventToProto, sagaToProto } from "./saga-to-proto.js";
 import type { StreamLimits } from "./stream-limits.js";
@@ -47,10 +47,10 @@ export function watchSagaHandler(deps: WatchSagaDeps) {
 
   const serve = async (
     call: ServerWritableStream<WatchSagaRequest, WatchSagaResponse>,
+    opts: WriteOptions,
     signal: AbortSignal,
   ): Promise<void> => {
     const sagaId = requireSagaKey(call.request);
-    const opts = writeOptions(call);
     let last = call.request.afterSequence;
     let retryMs = FIRST_RETRY_MS;
     const send = async (event: SagaEvent, saga?: Saga) => {
@@ -98,8 +98,9 @@ export function watchSagaHandler(deps: WatchSagaDeps) {
   };
 
   return (call: ServerWritableStream<WatchSagaRequest, WatchSagaResponse>) => {
+    const opts = writeOptions(call);
     // A stream another node forwarded was counted against its caller there.
-    const caller = writeOptions(call).forwarded ? null : (deps.callerOf?.(call) ?? null);
+    const caller = opts.forwarded ? null : (deps.callerOf?.(call) ?? null);
     const slot = deps.limits?.open(caller) ?? { ok: true as const, release: () => {} };
     if (!slot.ok) {
       call.emit("error", { code: status.RESOURCE_EXHAUSTED, details: slot.reason, metadata: new Metadata() });
@@ -109,7 +110,7 @@ export function watchSagaHandler(deps: WatchSagaDeps) {
     abort.signal.addEventListener("abort", slot.release, { once: true });
     call.on("cancelled", () => abort.abort());
     call.on("close", () => abort.abort());
-    serve(call, abort.signal).then(
+    serve(call, opts, abort.signal).then(
       () => {
         if (!abort.signal.aborted) call.end();
       },

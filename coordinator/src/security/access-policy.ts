@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { NAMESPACE_PATTERN } from "../store/saga-key.js";
 import { ROLES, type Role } from "./roles.js";
 
 /**
@@ -49,8 +50,8 @@ export const accessPolicySchema = z
               .array(
                 z
                   .string()
-                  .regex(
-                    /^(\*|[a-z0-9][a-z0-9-]{0,62})$/,
+                  .refine(
+                    (ns) => ns === "*" || NAMESPACE_PATTERN.test(ns),
                     'must be a namespace ([a-z0-9-], 1..63) or "*" for all',
                   ),
               )

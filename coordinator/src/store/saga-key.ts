@@ -1,4 +1,6 @@
 export const DEFAULT_NAMESPACE = "default";
+/** A namespace name: 1..63 characters of [a-z0-9-], starting with a letter or digit. */
+export const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /**
  * The key a saga is stored, partitioned, locked and called by: its id in the
