@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Metadata } from "@grpc/grpc-js";
+import { type Metadata, status } from "@grpc/grpc-js";
 import type {
   CancelSagaRequest,
   CancelSagaResponse,
@@ -13,6 +13,7 @@ import type {
   StartSagaResponse,
 } from "@saga-coordinator/proto";
 import type { Logger } from "pino";
+import type { ParticipantRegistry } from "../config/participant-registry.js";
 import { SagaNotFoundError } from "../driver/driver-errors.js";
 import type { PartitionOwnership } from "../driver/partition-ownership.js";
 import type { SagaEventBus } from "../driver/saga-event-bus.js";
@@ -22,7 +23,7 @@ import type { SagaRecord } from "../store/saga-record.js";
 import type { SagaStore } from "../store/saga-store.js";
 import { definitionFromRequest } from "./definition-from-request.js";
 import { definitionHash } from "./definition-hash.js";
-import { invalidArgument } from "./grpc-errors.js";
+import { invalidArgument, StatusError } from "./grpc-errors.js";
 import { OwnershipLossMonitor } from "./ownership-loss-monitor.js";
 import { decodePageToken, encodePageToken, filterDigest } from "./page-token.js";
 import { localRouter, type RequestRouter, unaryCall, type WriteOptions } from "./request-router.js";
@@ -49,13 +50,13 @@ export interface CoordinatorServiceDeps {
   ownership?: PartitionOwnership;
   partitionOf?: (sagaId: string) => number;
   limits: DefinitionLimits;
-  /** Logical participant names from the coordinator's config. */
-  participantNames: ReadonlySet<string>;
-  /** Whether steps may name a host:port instead of a registered participant. */
+  /** The participants steps may name, with the namespaces each serves. */
+  participants: ParticipantRegistry;
   /** WatchSaga streams per node and per caller. */
   watchLimits?: StreamLimits;
   /** Who is calling (for per-caller limits). */
   callerOf?: (call: { metadata: Metadata; getPeer(): string }) => string;
+  /** Whether steps may name a host:port instead of a registered participant. */
   allowDirectParticipants: boolean;
   logger: Logger;
   now?: () => number;
@@ -115,8 +116,19 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
     const problem = validateDefinition(definition, limits, now());
     if (problem) throw invalidArgument(problem);
     for (const [i, step] of definition.steps.entries()) {
-      const bad = participantProblem(step.participant, deps.participantNames, deps.allowDirectParticipants);
+      const bad = participantProblem(
+        step.participant,
+        new Set(deps.participants.names),
+        deps.allowDirectParticipants,
+      );
       if (bad) throw invalidArgument(`steps[${i}].participant: ${bad}`);
+      if (!deps.participants.allows(step.participant, namespace)) {
+        const allowed = [...(deps.participants.get(step.participant)?.namespaces ?? [])].join(", ");
+        throw new StatusError(
+          status.PERMISSION_DENIED,
+          `steps[${i}].participant: "${step.participant}" does not serve namespace "${namespace}" (it serves: ${allowed})`,
+        );
+      }
     }
     return router.route(
       key,

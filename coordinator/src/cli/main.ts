@@ -204,6 +204,12 @@ function commonOptions(cmd: Command): Command {
     )
     .addOption(
       new Option(
+        "--participants-file <file>",
+        "participant registry (YAML or JSON): name -> address, allowed namespaces, own TLS settings",
+      ).env("SAGA_PARTICIPANTS_FILE"),
+    )
+    .addOption(
+      new Option(
         "--allow-direct-participant-addresses",
         "let steps name any host:port instead of a registered --participant (always on in dev)",
       ).env("SAGA_ALLOW_DIRECT_PARTICIPANT_ADDRESSES"),

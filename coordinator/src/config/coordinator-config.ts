@@ -85,6 +85,7 @@ export const coordinatorConfigSchema = z.object({
   "etcd-password-file": file.optional(),
   /** Default: on in dev, off in start. */
   "allow-direct-participant-addresses": z.boolean().optional(),
+  "participants-file": file.optional(),
   demo: z.boolean(),
 });
 

@@ -19,6 +19,7 @@ import { PartitionOwner } from "../cluster/partition-owner.js";
 import { clusterRetryDelayMs } from "../cluster/retry-delay.js";
 import { StoreWatchdog } from "../cluster/store-watchdog.js";
 import type { CoordinatorConfig } from "../config/coordinator-config.js";
+import { ParticipantRegistry } from "../config/participant-registry.js";
 import { type PartitionOwnership, SoleOwnership } from "../driver/partition-ownership.js";
 import { SagaDriver } from "../driver/saga-driver.js";
 import { SagaEventBus } from "../driver/saga-event-bus.js";
@@ -33,7 +34,7 @@ import type { SagaStore } from "../store/saga-store.js";
 import { GrpcParticipantTransport } from "../transport/grpc-participant-transport.js";
 import { setServing, shutdownServer, startGrpcServer } from "./grpc-server.js";
 import { mongoClientOptions } from "./mongo-client-options.js";
-import { nodeCredentials } from "./node-credentials.js";
+import { nodeCredentials, registeredParticipantChannels } from "./node-credentials.js";
 
 export interface CoordinatorNode {
   /** host:port the node listens on (with the real port when 0 was asked for). */
@@ -321,17 +322,20 @@ export async function startCoordinatorNode(
   config: CoordinatorConfig,
   logger: Logger,
 ): Promise<CoordinatorNode> {
+  // Before anything is opened: a bad registry file stops the node at once.
+  const participants = ParticipantRegistry.load(config.participant, config["participants-file"]);
   let storeRef: SagaStore | null = null;
   const metrics = new CoordinatorMetrics(async () => (storeRef ? storeRef.countByStatus("FAILED") : 0));
   const store = await openStore(config, logger, metrics);
   storeRef = store;
   const bus = new SagaEventBus();
   const creds = nodeCredentials(config);
+  const ownChannels = registeredParticipantChannels(config, participants);
   const transport = new GrpcParticipantTransport({
     credentials: creds.participants,
     maxOutputBytes: config["max-output-bytes"],
+    channelFor: (address) => ownChannels.get(address),
   });
-  const participants = config.participant;
   let address = config.advertise ?? config.listen;
   const hosts = config["etcd-endpoints"];
   const topology = hosts
@@ -347,7 +351,7 @@ export async function startCoordinatorNode(
     maxCachedSagas: config["max-cached-sagas"],
     outputLimits: { maxOutputBytes: config["max-output-bytes"], maxSagaBytes: config["max-saga-bytes"] },
     lostCallGraceMs: config["lost-call-grace-ms"],
-    resolveParticipant: (p) => participants[p] ?? p,
+    resolveParticipant: (p) => participants.get(p)?.address ?? p,
     partitionOf: (id) => partitionOf(id, config.partitions),
   });
   const limits = {
@@ -366,7 +370,7 @@ export async function startCoordinatorNode(
     ownership: topology.ownership,
     partitionOf: (id) => partitionOf(id, config.partitions),
     limits,
-    participantNames: new Set(Object.keys(participants)),
+    participants,
     allowDirectParticipants: config["allow-direct-participant-addresses"] ?? config.mode === "dev",
     watchLimits: new StreamLimits({
       perNode: config["max-watch-streams"],

@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { readValidatedFile } from "../config/validated-file.js";
 import { NAMESPACE_PATTERN } from "../store/saga-key.js";
 import { ROLES, type Role } from "./roles.js";
 
@@ -88,18 +87,8 @@ export class AccessPolicy {
 
   /** Reads and validates a policy file; the error names the file and each bad field. */
   static load(path: string): AccessPolicy {
-    let raw: unknown;
-    try {
-      raw = parseYaml(readFileSync(path, "utf8"));
-    } catch (err) {
-      throw new AccessPolicyError(`auth policy ${path}: ${(err as Error).message}`);
-    }
-    const parsed = accessPolicySchema.safeParse(raw);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(file)"}: ${i.message}`);
-      throw new AccessPolicyError(`auth policy ${path} is not valid:\n${problems.join("\n")}`);
-    }
-    return new AccessPolicy(parsed.data);
+    const file = readValidatedFile(path, accessPolicySchema, "auth policy", (m) => new AccessPolicyError(m));
+    return new AccessPolicy(file);
   }
 
   /** The `token:<name>` identity of a static API token, or null when no token matches. */

@@ -14,6 +14,15 @@ export interface GrpcParticipantTransportOptions {
   credentials?: ChannelCredentials;
   /** Largest Execute output accepted; a larger answer is refused by grpc and reported "unrecordable" (default 1 MiB). */
   maxOutputBytes?: number;
+  /** Credentials of its own for an address (a registered participant with TLS settings of its own). */
+  channelFor?: (address: string) => ParticipantChannel | undefined;
+}
+
+/** How to reach one participant address when it differs from the transport's default. */
+export interface ParticipantChannel {
+  credentials: ChannelCredentials;
+  /** The name the participant's certificate carries, when it is not the address's host. */
+  serverName?: string;
 }
 
 const DEFAULT_IDLE_CLOSE_MS = 5 * 60_000;
@@ -37,12 +46,14 @@ export class GrpcParticipantTransport implements ParticipantTransport {
   private readonly idleCloseMs: number;
   private readonly credentials: ChannelCredentials;
   private readonly maxOutputBytes: number;
+  private readonly channelFor: (address: string) => ParticipantChannel | undefined;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(options: GrpcParticipantTransportOptions = {}) {
     this.idleCloseMs = options.idleCloseMs ?? DEFAULT_IDLE_CLOSE_MS;
     this.credentials = options.credentials ?? credentials.createInsecure();
     this.maxOutputBytes = options.maxOutputBytes ?? 1024 * 1024;
+    this.channelFor = options.channelFor ?? (() => undefined);
     this.sweeper = setInterval(() => this.closeIdle(), Math.min(60_000, this.idleCloseMs));
     this.sweeper.unref();
   }
@@ -116,7 +127,9 @@ export class GrpcParticipantTransport implements ParticipantTransport {
   private client(address: string): CachedClient {
     let cached = this.clients.get(address);
     if (!cached) {
-      const client = new ParticipantServiceClient(address, this.credentials, {
+      const own = this.channelFor(address);
+      const client = new ParticipantServiceClient(address, own?.credentials ?? this.credentials, {
+        ...(own?.serverName ? { "grpc.ssl_target_name_override": own.serverName } : {}),
         // Reconnect quickly after a participant restarts instead of waiting out grpc's default 120s cap.
         "grpc.max_reconnect_backoff_ms": 2000,
         "grpc.initial_reconnect_backoff_ms": 100,
