@@ -1,4 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Saga, SagaStatus } from "@saga-coordinator/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -80,8 +83,14 @@ async function sagasSurviveRestartOf(store: RunningService, backend: BackendName
       "--poll-interval-ms", "100", "--lost-call-grace-ms", "1000",
     ]);
     cleanup.push(() => coordinator.kill("SIGKILL"));
-    const failWith = (what: string) =>
-      new Error(`${what}\n--- coordinator output (tail) ---\n${coordinator.output().slice(-6_000)}`);
+    const failWith = (what: string) => {
+      // The whole output goes to a file: the tail alone rarely shows where the store stalled.
+      const logFile = join(tmpdir(), `store-restart-${backend}-${randomUUID().slice(0, 8)}.log`);
+      writeFileSync(logFile, coordinator.output());
+      return new Error(
+        `${what}\n--- coordinator output (tail; all of it in ${logFile}) ---\n${coordinator.output().slice(-6_000)}`,
+      );
+    };
 
     const ids = Array.from(
       { length: SAGAS },
@@ -103,12 +112,13 @@ async function sagasSurviveRestartOf(store: RunningService, backend: BackendName
       }
     })();
 
-    await Promise.race([
-      allGatedWaiting,
-      submitting.then(() => {
-        throw failWith(`all sagas were submitted but only ${gated} charge calls reached the participant`);
-      }),
+    const first = await Promise.race([
+      allGatedWaiting.then(() => "gated" as const),
+      submitting.then(() => "submitted" as const),
     ]);
+    if (first === "submitted" && gated < IN_FLIGHT_AT_KILL) {
+      throw failWith(`all sagas were submitted but only ${gated} charge calls reached the participant`);
+    }
     await part.kill();
     releaseGate(); // the gated calls now return to a coordinator whose store is down
     await waitFor(deadline, () => gatedReturned === IN_FLIGHT_AT_KILL, "the gated charge calls to return");

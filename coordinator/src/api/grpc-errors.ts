@@ -6,6 +6,7 @@ import {
   SagaNotFoundError,
   SagaRejectedError,
 } from "../driver/driver-errors.js";
+import { StoreTimeoutError } from "../store/store-timeout.js";
 import { RequestShapeError } from "./definition-from-request.js";
 
 /** An error that already knows its gRPC status. */
@@ -35,7 +36,7 @@ export function toServiceError(err: unknown, logger: Logger): Partial<ServiceErr
     return make(remote.code as status, remote.details);
   }
   const name = (err as { name?: string })?.name ?? "";
-  if (name.startsWith("Mongo")) {
+  if (name.startsWith("Mongo") || err instanceof StoreTimeoutError) {
     logger.warn({ err }, "store unavailable");
     return make(status.UNAVAILABLE, "the saga store is unavailable; retry shortly");
   }

@@ -34,6 +34,7 @@ import type { SagaStore } from "../store/saga-store.js";
 import { GrpcParticipantTransport } from "../transport/grpc-participant-transport.js";
 import { setServing, shutdownServer, startGrpcServer } from "./grpc-server.js";
 import { mongoClientOptions } from "./mongo-client-options.js";
+import { MongoMonitorWatchdog } from "./mongo-monitor-watchdog.js";
 import { nodeCredentials, registeredParticipantChannels } from "./node-credentials.js";
 
 export interface CoordinatorNode {
@@ -57,7 +58,18 @@ async function openStore(
   client.on("commandStarted", (event) => metrics.storeRoundTrips.inc({ operation: event.commandName }));
   await client.connect();
   logger.info({ database: config["mongodb-database"] }, "connected to MongoDB");
-  return MongoSagaStore.open(client.db(config["mongodb-database"]), () => client.close(), {
+  // Each heartbeat is bounded by connectTimeoutMS; three of those without an end is a stuck monitor.
+  const monitorWatchdog = new MongoMonitorWatchdog(
+    client,
+    { stuckAfterMs: Math.max(15_000, 3 * (client.options.connectTimeoutMS || 10_000)) },
+    logger,
+  );
+  monitorWatchdog.start();
+  const close = async () => {
+    monitorWatchdog.stop();
+    await client.close();
+  };
+  return MongoSagaStore.open(client.db(config["mongodb-database"]), close, {
     ...DEFAULT_GROUP_COMMIT,
     delayMs: config["store-flush-delay-ms"],
     maxBatch: config["store-max-batch"],

@@ -19,6 +19,7 @@ import {
 import { DEFAULT_NAMESPACE } from "./saga-key.js";
 import type { SagaEventRecord, SagaRecord } from "./saga-record.js";
 import type { InsertResult, ListQuery, PartitionSet, SagaStore } from "./saga-store.js";
+import { withStoreTimeout } from "./store-timeout.js";
 
 const DUPLICATE_KEY = 11000;
 const ACTIVE = ["RUNNING", "COMPENSATING"];
@@ -36,6 +37,9 @@ function namespaceMatch(namespace: string): Filter<SagaDocument>["_id"] {
 }
 
 export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 32, delayMs: 0, maxInFlight: 8 };
+
+/** Longest any store operation may stay pending (well over the driver's own socketTimeoutMS of 30 s). */
+export const DEFAULT_OPERATION_TIMEOUT_MS = 60_000;
 
 /** The fencing token of the newest owner of a partition, written before its sagas are stamped. */
 interface PartitionFenceDocument {
@@ -74,18 +78,20 @@ export class MongoSagaStore implements SagaStore {
     private readonly db: Db,
     private readonly onClose: () => Promise<void>,
     groupCommit: GroupCommitOptions,
+    private readonly operationTimeoutMs: number,
   ) {
     this.sagas = db.collection<SagaDocument>("sagas");
     this.fences = db.collection<PartitionFenceDocument>("partition_fences");
-    this.writes = new GroupCommit((ops) => this.flush(ops), groupCommit);
+    this.writes = new GroupCommit((ops) => this.bounded(this.flush(ops), "saga writes"), groupCommit);
   }
 
   static async open(
     db: Db,
     onClose: () => Promise<void> = async () => {},
     groupCommit: GroupCommitOptions = DEFAULT_GROUP_COMMIT,
+    operationTimeoutMs = DEFAULT_OPERATION_TIMEOUT_MS,
   ): Promise<MongoSagaStore> {
-    const store = new MongoSagaStore(db, onClose, groupCommit);
+    const store = new MongoSagaStore(db, onClose, groupCommit, operationTimeoutMs);
     // Timers and recovery look only at open sagas, however many have finished.
     await store.sagas.createIndex({ open: 1, nextWakeAt: 1 });
     await store.sagas.createIndex({ open: 1, partition: 1, _id: 1 });
@@ -109,7 +115,10 @@ export class MongoSagaStore implements SagaStore {
 
   async get(sagaId: string): Promise<SagaRecord | null> {
     // By _id alone: every MongoDB-wire server answers that from its primary key.
-    const doc = await this.sagas.findOne({ _id: sagaId }, { projection: WITHOUT_HISTORY });
+    const doc = await this.bounded(
+      this.sagas.findOne({ _id: sagaId }, { projection: WITHOUT_HISTORY }),
+      "get",
+    );
     return doc ? fromDocument(doc) : null;
   }
 
@@ -139,69 +148,83 @@ export class MongoSagaStore implements SagaStore {
       const { createdAt, sagaId } = query.after;
       filter.$or = [{ createdAt: { $lt: createdAt } }, { createdAt, _id: { $lt: sagaId } }];
     }
-    const docs = await this.sagas
-      .find(filter, { projection: WITHOUT_HISTORY })
-      .sort({ createdAt: -1, _id: -1 })
-      .limit(query.limit)
-      .toArray();
+    const docs = await this.bounded(
+      this.sagas
+        .find(filter, { projection: WITHOUT_HISTORY })
+        .sort({ createdAt: -1, _id: -1 })
+        .limit(query.limit)
+        .toArray(),
+      "list",
+    );
     return docs.map(fromDocument);
   }
 
   async findDue(now: number, partitions: PartitionSet, limit: number): Promise<SagaRecord[]> {
     const filter: Filter<SagaDocument> = { open: true, nextWakeAt: { $ne: null, $lte: now } };
     if (partitions !== null) filter.partition = partitionMatch(partitions);
-    const docs = await this.sagas
-      .find(filter, { projection: WITHOUT_HISTORY })
-      .sort({ nextWakeAt: 1 })
-      .limit(limit)
-      .toArray();
+    const docs = await this.bounded(
+      this.sagas.find(filter, { projection: WITHOUT_HISTORY }).sort({ nextWakeAt: 1 }).limit(limit).toArray(),
+      "findDue",
+    );
     return docs.map(fromDocument);
   }
 
   async findActive(partitions: PartitionSet, limit: number, afterSagaId: string): Promise<SagaRecord[]> {
     const filter: Filter<SagaDocument> = { open: true, status: { $in: ACTIVE }, _id: { $gt: afterSagaId } };
     if (partitions !== null) filter.partition = partitionMatch(partitions);
-    const docs = await this.sagas
-      .find(filter, { projection: WITHOUT_HISTORY })
-      .sort({ _id: 1 })
-      .limit(limit)
-      .toArray();
+    const docs = await this.bounded(
+      this.sagas.find(filter, { projection: WITHOUT_HISTORY }).sort({ _id: 1 }).limit(limit).toArray(),
+      "findActive",
+    );
     return docs.map(fromDocument);
   }
 
   async countByStatus(status: SagaStatus): Promise<number> {
-    return this.sagas.countDocuments({ status });
+    return this.bounded(this.sagas.countDocuments({ status }), "countByStatus");
   }
 
   async claimPartitions(partitions: readonly number[], fence: number): Promise<void> {
     if (partitions.length === 0) return;
     // The fence records first: an insert by an ex-owner that lands after the
     // stamping below is then caught by the check in flush().
-    await this.fences.bulkWrite(
-      partitions.map((partition) => ({
-        updateOne: { filter: { _id: partition }, update: { $max: { fence } }, upsert: true },
-      })),
-      { ordered: false },
+    await this.bounded(
+      this.fences.bulkWrite(
+        partitions.map((partition) => ({
+          updateOne: { filter: { _id: partition }, update: { $max: { fence } }, upsert: true },
+        })),
+        { ordered: false },
+      ),
+      "claimPartitions",
     );
-    await this.sagas.updateMany(
-      { partition: partitionMatch(partitions), open: true, fence: { $lt: fence } },
-      { $set: { fence }, $inc: { version: 1 } },
+    await this.bounded(
+      this.sagas.updateMany(
+        { partition: partitionMatch(partitions), open: true, fence: { $lt: fence } },
+        { $set: { fence }, $inc: { version: 1 } },
+      ),
+      "claimPartitions",
     );
   }
 
   async events(sagaId: string, afterSequence: number, limit: number): Promise<SagaEventRecord[]> {
-    const doc = await this.sagas.findOne({ _id: sagaId }, { projection: { history: 1 } });
+    const doc = await this.bounded(
+      this.sagas.findOne({ _id: sagaId }, { projection: { history: 1 } }),
+      "events",
+    );
     const history = doc?.history ?? [];
     // Sequences are 1, 2, 3, ... in array order.
     return history.slice(afterSequence, afterSequence + limit).filter((e) => e.sequence > afterSequence);
   }
 
   async ping(): Promise<void> {
-    await this.db.command({ ping: 1 });
+    await this.bounded(this.db.command({ ping: 1 }), "ping");
   }
 
   async close(): Promise<void> {
     await this.onClose();
+  }
+
+  private bounded<T>(op: Promise<T>, what: string): Promise<T> {
+    return withStoreTimeout(op, this.operationTimeoutMs, what);
   }
 
   private nextToken(): string {
