@@ -86,6 +86,8 @@ export const coordinatorConfigSchema = z.object({
   /** Default: on in dev, off in start. */
   "allow-direct-participant-addresses": z.boolean().optional(),
   "participants-file": file.optional(),
+  /** Not a flag: a user and password found in --etcd-endpoints (see withEtcdUrlCredentials). */
+  "etcd-url-login": z.object({ username: z.string(), password: z.string() }).optional(),
   demo: z.boolean(),
 });
 
@@ -98,7 +100,7 @@ export function parseCoordinatorConfig(raw: Record<string, unknown>): Coordinato
     const lines = result.error.issues.map((i) => `--${String(i.path[0] ?? "?")}: ${i.message}`);
     throw new ConfigError(lines.join("\n"));
   }
-  const config = result.data;
+  const config = withEtcdUrlCredentials(result.data);
   if (config.mode === "start" && !config["mongodb-uri"]) {
     throw new ConfigError("--mongodb-uri: is required in start mode (env SAGA_MONGODB_URI)");
   }
@@ -108,6 +110,26 @@ export function parseCoordinatorConfig(raw: Record<string, unknown>): Coordinato
 }
 
 export class ConfigError extends Error {}
+
+/**
+ * `http://user:password@host:2379` in --etcd-endpoints: the user and password
+ * become the etcd login (unless --etcd-username is given) and leave the URL,
+ * which the etcd client quotes in its errors.
+ */
+function withEtcdUrlCredentials(config: CoordinatorConfig): CoordinatorConfig {
+  const endpoints = config["etcd-endpoints"];
+  if (!endpoints) return config;
+  let login: { username: string; password: string } | undefined;
+  const clean = endpoints.map((endpoint) => {
+    const url = new URL(endpoint);
+    if (!url.username && !url.password) return endpoint;
+    login ??= { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+    url.username = "";
+    url.password = "";
+    return url.toString().replace(/\/$/, "");
+  });
+  return { ...config, "etcd-endpoints": clean, ...(login ? { "etcd-url-login": login } : {}) };
+}
 
 /** TLS flags that only make sense together. */
 function tlsConfigProblem(config: CoordinatorConfig): string | null {

@@ -185,11 +185,12 @@ function etcdSecurity(config: CoordinatorConfig): Pick<IOptions, "credentials" |
           : {}),
       }
     : undefined;
-  const username = config["etcd-username"];
+  const urlLogin = config["etcd-url-login"];
+  const username = config["etcd-username"] ?? urlLogin?.username;
   const passwordFile = config["etcd-password-file"];
   const password = passwordFile
     ? read(passwordFile, "password").toString("utf8").trim()
-    : process.env.SAGA_ETCD_PASSWORD;
+    : (process.env.SAGA_ETCD_PASSWORD ?? urlLogin?.password);
   if (username && !password)
     throw new Error("--etcd-username needs a password: --etcd-password-file or env SAGA_ETCD_PASSWORD");
   return {

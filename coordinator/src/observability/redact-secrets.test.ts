@@ -9,6 +9,9 @@ describe("redactSecrets", () => {
     expect(redactSecrets("etcd http://root:PASSWORD@10.0.0.1:2379 and https://u@h:1 down")).toBe(
       "etcd http://***@10.0.0.1:2379 and https://***@h:1 down",
     );
+    expect(redactSecrets("Name resolution failed for target dns:root:PASSWORD@10.0.0.1:2379")).toBe(
+      "Name resolution failed for target dns:***@10.0.0.1:2379",
+    );
     expect(redactSecrets("mongodb+srv://cluster0.example.net/x and a@b.c mail")).toBe(
       "mongodb+srv://cluster0.example.net/x and a@b.c mail",
     );

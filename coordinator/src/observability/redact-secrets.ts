@@ -6,10 +6,12 @@ import { type DestinationStream, type Logger, type LoggerOptions, pino } from "p
 // too, not only the configuration.
 
 const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi;
+/** grpc's own form of a target, "dns:user:password@host:port". */
+const GRPC_TARGET_USERINFO = /\b(dns:)[^\s/@]+@/gi;
 
 /** `text` with the user:password part of every URI replaced by `***`. */
 export function redactSecrets(text: string): string {
-  return text.replace(USERINFO, "$1***@");
+  return text.replace(USERINFO, "$1***@").replace(GRPC_TARGET_USERINFO, "$1***@");
 }
 
 function redactError(err: unknown): unknown {
