@@ -56,7 +56,12 @@ async function openStore(
   // Command monitoring counts every round trip to the database (saga_store_round_trips_total).
   const client = new MongoClient(uri, { ...mongoClientOptions(uri), monitorCommands: true });
   client.on("commandStarted", (event) => metrics.storeRoundTrips.inc({ operation: event.commandName }));
-  await client.connect();
+  await client.connect().catch((err: unknown) => {
+    throw new Error(
+      `cannot connect to MongoDB at ${mongoHosts(uri)} (--mongodb-uri): ${(err as Error).message}` +
+        (/tls=true|ssl=true/i.test(uri) ? "; check the URI's tlsCAFile and tlsCertificateKeyFile" : ""),
+    );
+  });
   logger.info({ database: config["mongodb-database"] }, "connected to MongoDB");
   // Each heartbeat is bounded by connectTimeoutMS; three of those without an end is a stuck monitor.
   const monitorWatchdog = new MongoMonitorWatchdog(
@@ -74,6 +79,13 @@ async function openStore(
     delayMs: config["store-flush-delay-ms"],
     maxBatch: config["store-max-batch"],
   });
+}
+
+/** "host1:27017,host2:27017" of a MongoDB URI: no credentials, no options (they may hold key passwords). */
+function mongoHosts(uri: string): string {
+  const afterScheme = uri.slice(uri.indexOf("://") + 3);
+  const hosts = afterScheme.slice(afterScheme.lastIndexOf("@", afterScheme.search(/[/?]|$/)) + 1);
+  return hosts.split(/[/?]/)[0] ?? "";
 }
 
 /** The parts that differ between a lone node and a cluster member. */

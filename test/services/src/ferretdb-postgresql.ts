@@ -26,8 +26,21 @@ const DATABASE = "ferretdb";
  */
 const POOL_MAX_CONNS_HEADROOM = 20;
 
-/** FerretDB on PostgreSQL, or undefined when FerretDB or PostgreSQL is not installed. */
-export async function startFerretdbOnPostgres(): Promise<RunningService | undefined> {
+/** PEM files for FerretDB's TLS listener; with `ca`, client certificates are verified against it. */
+export interface FerretdbTls {
+  cert: string;
+  key: string;
+  ca?: string;
+}
+
+/**
+ * FerretDB on PostgreSQL, or undefined when FerretDB or PostgreSQL is not
+ * installed. With `tls`, FerretDB also listens with TLS on a port of its own
+ * (`tlsUrl`); the plaintext `url` stays for readiness probes.
+ */
+export async function startFerretdbOnPostgres(
+  opts: { tls?: FerretdbTls } = {},
+): Promise<(RunningService & { tlsUrl?: string }) | undefined> {
   const ferretdb = findFerretdb();
   const binDir = findPostgresBinDir();
   if (!ferretdb || !binDir) return undefined;
@@ -42,12 +55,21 @@ export async function startFerretdbOnPostgres(): Promise<RunningService | undefi
       await mkdir(stateDir);
       const [port, debugPort] = [await freePort(), await freePort()];
       const uri = `mongodb://127.0.0.1:${port}/`;
+      const tls = opts.tls;
+      const tlsPort = tls ? await freePort() : undefined;
+      // biome-ignore format: one flag and its value per line
+      const tlsArgs = tls
+        ? [
+            `--listen-tls=127.0.0.1:${tlsPort}`, `--listen-tls-cert-file=${tls.cert}`,
+            `--listen-tls-key-file=${tls.key}`, ...(tls.ca ? [`--listen-tls-ca-file=${tls.ca}`] : []),
+          ]
+        : [];
       // biome-ignore format: one flag and its value per line
       const args = [
         "--handler=postgresql",
         `--postgresql-url=${postgres.url}?pool_max_conns=${postgres.maxConnections - POOL_MAX_CONNS_HEADROOM}`,
         `--listen-addr=127.0.0.1:${port}`, `--debug-addr=127.0.0.1:${debugPort}`,
-        "--telemetry=disable", `--state-dir=${stateDir}`, "--log-level=warn",
+        "--telemetry=disable", `--state-dir=${stateDir}`, "--log-level=warn", ...tlsArgs,
       ];
       const front = new ManagedProcess({
         name: "ferretdb",
@@ -58,7 +80,7 @@ export async function startFerretdbOnPostgres(): Promise<RunningService | undefi
       await front.start();
       started.push(front);
       const where = ferretdb.startsWith(repoRoot) ? relative(repoRoot, ferretdb) : ferretdb;
-      return localService(
+      const service = localService(
         {
           url: uri,
           kind: "ferretdb-postgresql",
@@ -68,6 +90,7 @@ export async function startFerretdbOnPostgres(): Promise<RunningService | undefi
         started,
         { tempDir, parts: { postgresql: postgres.process, ferretdb: front } },
       );
+      return tlsPort ? Object.assign(service, { tlsUrl: `mongodb://127.0.0.1:${tlsPort}/` }) : service;
     } catch (error) {
       for (const p of started.reverse()) await p.stop();
       await rm(tempDir, { recursive: true, force: true });
