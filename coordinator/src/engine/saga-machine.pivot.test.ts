@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { SagaDefinition } from "./saga-definition.js";
+import { RETRIABLE_PAST_BUDGET_MIN_MS } from "./saga-machine.js";
 import { GRACE_MS, retry, SagaRun, sagaDef, stepDef, T0 } from "./test-support.js";
 import { DEFAULT_LIMITS, validateDefinition } from "./validate-definition.js";
 
@@ -56,10 +57,36 @@ describe("pivot and retriable steps: forward", () => {
       expect(run.timer().commands).toEqual([`execute ship#${i + 2}`]);
     }
     expect(run.step("ship").attempts).toBe(9); // 3 times its max_attempts
-    expect(waits).toEqual([100, 200, 400, 800, 1_000, 1_000, 1_000, 1_000]); // still capped backoff
+    // Backoff within max_attempts (3); past it at least RETRIABLE_PAST_BUDGET_MIN_MS.
+    expect(waits).toEqual([100, 200, 1_000, 1_000, 1_000, 1_000, 1_000, 1_000]);
     expect(run.ok("ship").commands).toEqual(["execute notify#1"]);
     run.ok("notify");
     expect(run.status).toBe("COMPLETED");
+  });
+
+  it("past its max_attempts a retriable step retries no faster than once a second, whatever its backoff", () => {
+    const fast = retry({ maxAttempts: 2, initialBackoffMs: 10, maxBackoffMs: 20, multiplier: 2, jitter: 0 });
+    const run = atPivot(
+      sagaDef([
+        stepDef("reserve"),
+        stepDef("charge", { kind: "pivot" }),
+        stepDef("ship", { kind: "retriable", retry: fast }),
+      ]),
+    );
+    run.ok("charge");
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      run.fail("ship", "transient");
+      waits.push((run.step("ship").nextAttemptAt as number) - run.now);
+      run.at(run.step("ship").nextAttemptAt as number);
+      run.timer();
+    }
+    expect(waits).toEqual([
+      10,
+      RETRIABLE_PAST_BUDGET_MIN_MS,
+      RETRIABLE_PAST_BUDGET_MIN_MS,
+      RETRIABLE_PAST_BUDGET_MIN_MS,
+    ]);
   });
 
   it("a retriable step answering a business failure sends the saga to FAILED, compensating nothing; resume retries it", () => {

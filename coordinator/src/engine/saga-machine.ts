@@ -5,6 +5,9 @@ import { sagaGraph } from "./saga-graph.js";
 import type { FailureKind, HistoryEntry, SagaCommand, SagaInput } from "./saga-input.js";
 import { isTerminal, type SagaState, type SagaStatus, type StepState } from "./saga-state.js";
 
+/** Slowest pace of a RETRIABLE step's retries once its max_attempts are used up. */
+export const RETRIABLE_PAST_BUDGET_MIN_MS = 1_000;
+
 /**
  * The saga state machine: (definition, state, input) -> (state, commands,
  * history). Pure: time and randomness come in through the context, and the
@@ -171,7 +174,11 @@ class Transition {
     if (this.draft.status === "RUNNING" && mayRetry) {
       s.status = "RETRY_WAIT";
       // Backoff restarts after an operator resume: count only the attempts of this budget.
-      s.nextAttemptAt = this.ctx.now + backoffDelayMs(stepDef.retry, used + 1, this.ctx.random());
+      const delay = backoffDelayMs(stepDef.retry, used + 1, this.ctx.random());
+      // Past its budget a RETRIABLE step keeps going, but no faster than once a
+      // second: its retries have no count limit, so their pace must have one.
+      const pastBudget = used >= stepDef.retry.maxAttempts;
+      s.nextAttemptAt = this.ctx.now + (pastBudget ? Math.max(delay, RETRIABLE_PAST_BUDGET_MIN_MS) : delay);
       this.recordFailedAttempt("STEP_RETRY_SCHEDULED", name, attempt, used, error);
       return "ok";
     }
