@@ -75,6 +75,7 @@ export type {
 export { TransientFailure } from "./participant/transient-failure.js";
 // Transport security (TLS and mTLS).
 export { type AuthContextSource, peerIdentities } from "./tls/peer-identity.js";
+export { ReloadingCertificateProvider, reloadTlsCertificates } from "./tls/reloading-certificate-provider.js";
 export {
   DEFAULT_TLS_REFRESH_MS,
   type TlsFiles,

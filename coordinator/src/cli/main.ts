@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { hostname } from "node:os";
+import { reloadTlsCertificates } from "@saga-coordinator/participant-sdk";
 import { Command, Option } from "commander";
 import { ConfigError, parseCoordinatorConfig } from "../config/coordinator-config.js";
 import { startCoordinatorNode } from "../node/coordinator-node.js";
@@ -279,7 +280,7 @@ function commonOptions(cmd: Command): Command {
     .addOption(
       new Option(
         "--tls-refresh-ms <ms>",
-        "how often certificate files are re-read (rotation without restart)",
+        "how often certificate files are re-read (rotation without restart); SIGHUP re-reads them at once",
       )
         .env("SAGA_TLS_REFRESH_MS")
         .default("60000"),
@@ -339,6 +340,11 @@ async function run(mode: "dev" | "start", cmd: Command): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  // Rotated certificates now rather than at the next --tls-refresh-ms.
+  process.on("SIGHUP", () => {
+    const changed = reloadTlsCertificates();
+    logger.info({ signal: "SIGHUP", changed }, "certificate files re-read");
+  });
   if (config.demo) await runDevDemo(node.address);
 }
 

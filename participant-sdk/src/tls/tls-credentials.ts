@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { type ChannelCredentials, credentials, experimental, ServerCredentials } from "@grpc/grpc-js";
+import { ReloadingCertificateProvider } from "./reloading-certificate-provider.js";
 
 /** Certificate files of one side of a TLS connection (PEM). */
 export interface TlsFiles {
@@ -16,8 +17,8 @@ export const DEFAULT_TLS_REFRESH_MS = 60_000;
 /**
  * Server credentials: plaintext without a certificate, else TLS; with a CA,
  * client certificates are asked for and verified (and required when
- * `requireClientCert`). Files are re-read every `refreshMs`, so a rotated
- * certificate takes effect without a restart.
+ * `requireClientCert`). Files are re-read every `refreshMs` and on
+ * reloadTlsCertificates(), so a rotated certificate takes effect without a restart.
  */
 export function tlsServerCredentials(
   files: TlsFiles,
@@ -32,17 +33,8 @@ export function tlsServerCredentials(
   if (requireClientCert && !files.ca)
     throw new Error("requiring client certificates needs a CA to verify them");
   readable(files);
-  const identity = new experimental.FileWatcherCertificateProvider({
-    certificateFile: files.cert,
-    privateKeyFile: files.key,
-    refreshIntervalMs: refreshMs,
-  });
-  const ca = files.ca
-    ? new experimental.FileWatcherCertificateProvider({
-        caCertificateFile: files.ca,
-        refreshIntervalMs: refreshMs,
-      })
-    : null;
+  const identity = new ReloadingCertificateProvider({ cert: files.cert, key: files.key }, refreshMs);
+  const ca = files.ca ? new ReloadingCertificateProvider({ ca: files.ca }, refreshMs) : null;
   // grpc-js 1.14 declares the first parameter as the CA provider, but its
   // implementation uses it as the identity provider (and the second, which may
   // be null, as the CA): pass them in the order the implementation reads them.
@@ -70,17 +62,10 @@ export function tlsChannelCredentials(
       files.cert ? readFileSync(files.cert) : null,
     );
   }
-  const ca = new experimental.FileWatcherCertificateProvider({
-    caCertificateFile: files.ca,
-    refreshIntervalMs: refreshMs,
-  });
+  const ca = new ReloadingCertificateProvider({ ca: files.ca }, refreshMs);
   const identity =
     files.cert && files.key
-      ? new experimental.FileWatcherCertificateProvider({
-          certificateFile: files.cert,
-          privateKeyFile: files.key,
-          refreshIntervalMs: refreshMs,
-        })
+      ? new ReloadingCertificateProvider({ cert: files.cert, key: files.key }, refreshMs)
       : null;
   return experimental.createCertificateProviderChannelCredentials(ca, identity);
 }
