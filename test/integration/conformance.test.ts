@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server, ServerCredentials, status } from "@grpc/grpc-js";
 import {
   EffectCounter,
   MongoBarrierStore,
@@ -17,6 +17,7 @@ import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { Wallet } from "../../examples/typescript-participant/src/wallet.js";
 import { walletSteps } from "../../examples/typescript-participant/src/wallet-steps.js";
+import { freePort } from "../support/free-port.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = `${root}participant-sdk/dist/conformance/cli.js`;
@@ -176,32 +177,70 @@ describe("runConformance", () => {
     expect(byId["duplicate-execute"]?.passed).toBe(false);
   });
 
-  it("fails the unknown-step rule for a participant that answers OK to any step name", async () => {
-    // A hand-written participant (no SDK), as a careless implementation in any language might be.
+  /** A hand-written participant (no SDK), as a careless implementation in any language might be. */
+  async function handWritten(impl: ParticipantServiceServer): Promise<{ target: string; stop(): void }> {
     const server = new Server();
-    const careless: ParticipantServiceServer = {
-      execute: (_call, cb) => cb(null, { output: Buffer.from("ok") }),
-      compensate: (_call, cb) => cb(null, {}),
-    };
-    server.addService(ParticipantServiceService, careless);
+    server.addService(ParticipantServiceService, impl);
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) =>
         err ? reject(err) : resolve(p),
       ),
     );
+    return { target: `127.0.0.1:${port}`, stop: () => server.forceShutdown() };
+  }
+
+  it("fails the unknown-step rule for a participant that answers OK to any step name", async () => {
+    const careless = await handWritten({
+      execute: (_call, cb) => cb(null, { output: Buffer.from("ok") }),
+      compensate: (_call, cb) => cb(null, {}),
+    });
     try {
       const report = await runConformance({
-        target: `127.0.0.1:${port}`,
+        target: careless.target,
         step: "anything",
         rules: ["unknown-step"],
       });
       expect(report.results).toHaveLength(1);
       expect(report.results[0]).toMatchObject({ id: "unknown-step", passed: false });
       expect(report.results[0]?.detail).toMatch(
-        /^Execute of unknown step "conformance\.no-such-step-[0-9a-f]{8}" answered OK$/,
+        /^Execute of unknown step "conformance\.no-such-step-[0-9a-f]{8}" answered OK; it must answer FAILED_PRECONDITION/,
       );
     } finally {
-      server.forceShutdown();
+      careless.stop();
     }
+  });
+
+  it("fails the unknown-step rule for NOT_FOUND, which the coordinator would retry instead of compensating", async () => {
+    const notFound = await handWritten({
+      execute: (call, cb) => cb({ code: status.NOT_FOUND, details: `no step ${call.request.step}` }, null),
+      compensate: (_call, cb) => cb(null, {}),
+    });
+    try {
+      const report = await runConformance({
+        target: notFound.target,
+        step: "anything",
+        rules: ["unknown-step"],
+      });
+      expect(report.results[0]?.passed).toBe(false);
+      expect(report.results[0]?.detail).toMatch(
+        /answered NOT_FOUND: no step conformance\.no-such-step-[0-9a-f]{8}; it must/,
+      );
+    } finally {
+      notFound.stop();
+    }
+  });
+});
+
+describe("saga-conformance against a target that does not answer", () => {
+  it("stops at once with one clear message and exit code 2, running no rule", async () => {
+    const closed = `127.0.0.1:${await freePort()}`;
+    const result = await cli(["--target", closed, "--step", "debit", "--timeout-ms", "1000"]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr.trim()).toMatch(
+      new RegExp(
+        `^saga-conformance: cannot reach a participant at ${closed} within 1000 ms \\(channel [A-Z_]+\\); is it running`,
+      ),
+    );
   });
 });

@@ -167,12 +167,16 @@ export const CONFORMANCE_RULES: ConformanceRule[] = [
   },
   {
     id: "unknown-step",
-    title: "an Execute for a step the participant does not implement fails (not OK)",
+    title: "an Execute for a step the participant does not implement answers FAILED_PRECONDITION",
     async check(ctx) {
       const step = `conformance.no-such-step-${randomUUID().slice(0, 8)}`;
       const answer = await ctx.probe.execute(`conformance-${randomUUID()}`, { ...ctx.call, step });
-      if (answer.ok) throw new RuleFailure(`Execute of unknown step "${step}" answered OK`);
-      return describeAnswer(answer);
+      if (!answer.ok && answer.code === status.FAILED_PRECONDITION) return describeAnswer(answer);
+      // Other codes are retried by the coordinator (NOT_FOUND, UNAVAILABLE, ...) or stop the saga
+      // for an operator (UNIMPLEMENTED on a retriable step): only a business "no" compensates at once.
+      throw new RuleFailure(
+        `Execute of unknown step "${step}" answered ${describeAnswer(answer)}; it must answer FAILED_PRECONDITION, the protocol's answer for a step a participant does not know (other codes are retried or stop the saga for an operator)`,
+      );
     },
   },
 ];

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { credentials, status } from "@grpc/grpc-js";
+import { connectivityState, credentials, status } from "@grpc/grpc-js";
 import { ParticipantServiceClient } from "@saga-coordinator/proto";
 import { isServiceError, unaryCall } from "../grpc/unary-call.js";
 import { CONFORMANCE_EFFECTS_STEP, type EffectCounts } from "./effects-protocol.js";
@@ -25,6 +25,24 @@ export class ParticipantProbe {
     private readonly timeoutMs: number,
   ) {
     this.client = new ParticipantServiceClient(target, credentials.createInsecure());
+  }
+
+  /**
+   * Resolves once the target accepts a connection; rejects within `timeoutMs`
+   * with the reason it could not be reached.
+   */
+  reachable(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.client.waitForReady(Date.now() + timeoutMs, (err) => {
+        if (!err) return resolve();
+        const state = this.client.getChannel().getConnectivityState(false);
+        reject(
+          new ParticipantUnreachableError(
+            `cannot reach a participant at ${this.target} within ${timeoutMs} ms (channel ${connectivityName(state)}); is it running, and is --target its host:port?`,
+          ),
+        );
+      }),
+    );
   }
 
   /** A saga id nobody has used: every rule starts from a clean barrier. */
@@ -128,5 +146,14 @@ export class ParticipantProbe {
 
 /** "OK" or "CODE: details", for reports. */
 export function describeAnswer(answer: ProbeAnswer): string {
-  return answer.ok ? "OK" : `${status[answer.code] ?? answer.code}: ${answer.details}`;
+  // grpc-js appends "Resolution note: " even when it has nothing to say.
+  const details = answer.ok ? "" : answer.details.replace(/\s*Resolution note:\s*$/, "");
+  return answer.ok ? "OK" : `${status[answer.code] ?? answer.code}: ${details}`;
+}
+
+/** The target never accepted a connection: no rule can say anything, so the run stops. */
+export class ParticipantUnreachableError extends Error {}
+
+function connectivityName(state: connectivityState): string {
+  return connectivityState[state] ?? String(state);
 }

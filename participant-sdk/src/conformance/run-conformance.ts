@@ -55,6 +55,8 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
   };
   const results: RuleResult[] = [];
   try {
+    // An unreachable target would fail every rule slowly (and pass none honestly): stop at once.
+    await probe.reachable(timeoutMs);
     for (const rule of rules) {
       const started = Date.now();
       try {
