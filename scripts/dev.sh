@@ -4,11 +4,16 @@
 # Extra arguments go to `saga-coordinator dev` (e.g. --listen 127.0.0.1:6000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
+say() { echo "[dev $((SECONDS - started))s] $*"; }
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "[dev] installing npm dependencies..."
+  say "installing npm dependencies (first run: a minute or two)..."
   # `npm install` with the committed lock, not `npm ci`: see README, "Why not npm ci".
-  npm install --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=notice
 fi
-echo "[dev] building..."
-npm run build --silent >/dev/null
+say "generating the saga.v1 code (buf generate)..."
+npm run generate --silent >/dev/null
+say "compiling (tsc -b)..."
+npx tsc -b
+say "starting the coordinator"
 exec node coordinator/dist/cli/main.js dev --demo --log-level "${SAGA_LOG_LEVEL:-warn}" "$@"

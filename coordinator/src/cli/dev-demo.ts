@@ -1,5 +1,5 @@
 import { credentials, Metadata } from "@grpc/grpc-js";
-import { BusinessFailure, startParticipant } from "@saga-coordinator/participant-sdk";
+import { BusinessFailure, MemoryBarrierStore, startParticipant } from "@saga-coordinator/participant-sdk";
 import {
   CoordinatorServiceClient,
   SagaEventType,
@@ -22,6 +22,8 @@ async function startDemoParticipants() {
   const inventory = await startParticipant({
     listen: "127.0.0.1:0",
     logger,
+    // A demo in one process: nothing to survive a restart, so memory is the right place.
+    barrier: new MemoryBarrierStore(),
     steps: {
       "reserve-stock": {
         execute: async (ctx) => {
@@ -39,6 +41,7 @@ async function startDemoParticipants() {
   const payment = await startParticipant({
     listen: "127.0.0.1:0",
     logger,
+    barrier: new MemoryBarrierStore(),
     steps: {
       "charge-card": {
         execute: async (ctx) => json({ chargeId: `ch_${ctx.sagaId}`, amount: parse(ctx.payload).amount }),
@@ -49,6 +52,7 @@ async function startDemoParticipants() {
   const shipping = await startParticipant({
     listen: "127.0.0.1:0",
     logger,
+    barrier: new MemoryBarrierStore(),
     steps: {
       "ship-order": {
         execute: async (ctx) => {

@@ -75,6 +75,12 @@ export async function startParticipant(options: ParticipantOptions): Promise<Par
           onBackgroundError: (message, err) => logger.warn({ err }, message),
         });
   if (!barrier) logger.warn("barrier disabled: duplicate calls will run handlers again");
+  if (options.barrier === undefined) {
+    // Safe for tests and demos only: a restart forgets every record.
+    logger.warn(
+      "barrier records are kept in memory: after a restart a Compensate finds no record and undoes nothing, and a retried Execute runs again; pass `barrier: new MongoBarrierStore(db)` (or another durable store) in production",
+    );
+  }
 
   if (options.allowedCallers && !options.credentials)
     throw new Error(
