@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { Barrier, MongoBarrierStore } from "@saga-coordinator/participant-sdk";
+import { Barrier } from "@saga-coordinator/participant-sdk";
+import { MongoBarrierStore } from "@saga-coordinator/participant-sdk/barrier/mongodb";
 import { MongoClient } from "mongodb";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { barrierContract } from "../support/barrier-contract.js";

@@ -6,11 +6,11 @@ import { fileURLToPath } from "node:url";
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
 import {
   EffectCounter,
-  MongoBarrierStore,
   type Participant,
   runConformance,
   startParticipant,
 } from "@saga-coordinator/participant-sdk";
+import { MongoBarrierStore } from "@saga-coordinator/participant-sdk/barrier/mongodb";
 import { type ParticipantServiceServer, ParticipantServiceService } from "@saga-coordinator/proto";
 import { MongoClient } from "mongodb";
 import { pino } from "pino";

@@ -6,12 +6,12 @@ import {
   type CompensateContext,
   checkHealth,
   type ExecuteContext,
-  MongoBarrierStore,
   type Participant,
   type StepHandlers,
   startParticipant,
   TransientFailure,
 } from "@saga-coordinator/participant-sdk";
+import { MongoBarrierStore } from "@saga-coordinator/participant-sdk/barrier/mongodb";
 import {
   type CompensateRequest,
   type ExecuteRequest,

@@ -1,4 +1,5 @@
-import { EffectCounter, MongoBarrierStore, startParticipant } from "@saga-coordinator/participant-sdk";
+import { EffectCounter, startParticipant } from "@saga-coordinator/participant-sdk";
+import { MongoBarrierStore } from "@saga-coordinator/participant-sdk/barrier/mongodb";
 import { Command, InvalidArgumentError } from "commander";
 import { MongoClient } from "mongodb";
 import { pino } from "pino";

@@ -1,5 +1,12 @@
-import type { ClientSession } from "mongodb";
 import type { BarrierContent, BarrierMatch, BarrierRecord } from "./barrier-record.js";
+
+/**
+ * A database session a store can write in: for MongoBarrierStore the driver's
+ * ClientSession. Structural, so this package needs no database driver to type-check.
+ */
+export interface DatabaseSession {
+  inTransaction(): boolean;
+}
 
 /** Options of a store write made from inside a handler (see ExecuteContext.commit). */
 export interface BarrierWriteOptions {
@@ -8,7 +15,7 @@ export interface BarrierWriteOptions {
    * so it commits or rolls back with the handler's own business writes.
    * Stores that are not MongoDB ignore it.
    */
-  session?: ClientSession;
+  session?: DatabaseSession;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Binary, type Collection, type Db, MongoServerError } from "mongodb";
+import { Binary, type ClientSession, type Collection, type Db, MongoServerError } from "mongodb";
 import type {
   BarrierContent,
   BarrierMatch,
@@ -93,7 +93,8 @@ export class MongoBarrierStore implements BarrierStore {
     const result = await this.collection.updateOne(
       filter(key, expected),
       { $set: fields, $inc: { version: 1 }, ...(Object.keys(unset).length > 0 ? { $unset: unset } : {}) },
-      options.session ? { session: options.session } : {},
+      // The caller's session is the driver's ClientSession (DatabaseSession is its structural view).
+      options.session ? { session: options.session as ClientSession } : {},
     );
     return result.matchedCount === 1;
   }

@@ -1,5 +1,4 @@
 import { status } from "@grpc/grpc-js";
-import { MongoError } from "mongodb";
 import { BarrierRefusal } from "../barrier/barrier-refusal.js";
 import { BusinessFailure } from "./business-failure.js";
 import { CallRejection } from "./call-rejection.js";
@@ -26,7 +25,8 @@ export function grpcStatusOf(err: unknown, signal?: AbortSignal): GrpcStatus {
   if (err instanceof TransientFailure) return { code: status.UNAVAILABLE, details: err.message };
   if (signal?.aborted)
     return { code: status.DEADLINE_EXCEEDED, details: `call ended before the handler: ${message(err)}` };
-  if (err instanceof MongoError)
+  // By name, not class: the MongoDB driver is an optional peer dependency of this package.
+  if (err instanceof Error && err.name.startsWith("Mongo"))
     return { code: status.UNAVAILABLE, details: `barrier store: ${err.message}` };
   return { code: status.INTERNAL, details: message(err) };
 }
