@@ -188,3 +188,23 @@ else
   say "  the store-restart test needs FerretDB on PostgreSQL). As root: apt-get install postgresql" >&2
   build_mongo_java_server
 fi
+
+# grpcurl: what the README's examples and the reflection test use (not in Debian).
+GRPCURL_VERSION=v1.9.4
+grpcurl=.test-services/bin/grpcurl
+# `go install` leaves grpcurl's -version empty, so the version built is kept next to it.
+if [ -x "$grpcurl" ] && [ "$(cat "$grpcurl.version" 2>/dev/null)" = "$GRPCURL_VERSION" ]; then
+  say "grpcurl: $GRPCURL_VERSION present ($grpcurl)"
+elif command -v go >/dev/null 2>&1; then
+  say "grpcurl: building $GRPCURL_VERSION into $grpcurl (go install)..."
+  mkdir -p "$(dirname "$grpcurl")"
+  if ! GOBIN="$PWD/$(dirname "$grpcurl")" GOFLAGS=-mod=mod go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION" 2>&1 | tail -5; then
+    say "grpcurl: go install failed (output above)" >&2
+    exit 1
+  fi
+  echo "$GRPCURL_VERSION" >"$grpcurl.version"
+  say "grpcurl: built $grpcurl"
+else
+  say "grpcurl: Go is needed to build it (see the toolchain step above)" >&2
+  exit 1
+fi

@@ -147,10 +147,10 @@ export async function runDevDemo(coordinatorAddress: string): Promise<void> {
     order(`order-${run}-fail`, addresses, ""),
   );
   client.close();
-  // Reflection cannot describe map fields for grpcurl (see node/grpc-server.ts), so point it at the protos.
-  const g = "grpcurl -plaintext -import-path proto -proto saga/v1/coordinator.proto";
+  // Server reflection serves protoc's descriptors, so grpcurl needs no .proto files.
+  const g = "grpcurl -plaintext";
   out(`
-The coordinator keeps running. Try it with grpcurl from the repository root (or with SagaClient from @saga-coordinator/participant-sdk):
+The coordinator keeps running. Try it with grpcurl (or with SagaClient from @saga-coordinator/participant-sdk):
   grpcurl -plaintext ${coordinatorAddress} list
   ${g} -d '{"saga_id":"order-${run}-fail","include_history":true}' ${coordinatorAddress} saga.v1.CoordinatorService/GetSaga
   ${g} -d '{"labels":{"demo":"true"}}' ${coordinatorAddress} saga.v1.CoordinatorService/ListSagas

@@ -1,7 +1,5 @@
-import { createRequire } from "node:module";
-import path from "node:path";
 import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
+import type { PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import {
   type AdminServiceServer,
@@ -9,37 +7,15 @@ import {
   type CoordinatorServiceServer,
   CoordinatorServiceService,
   decodeStringsStrictly,
+  fileDescriptorProtos,
 } from "@saga-coordinator/proto";
 import { HealthImplementation } from "grpc-health-check";
 import { guardDecoding, rejectUndecodable } from "../api/decode-guard.js";
-
-const require = createRequire(import.meta.url);
 
 export interface RunningServer {
   server: Server;
   port: number;
   health: HealthImplementation;
-}
-
-/**
- * The proto files served by reflection: ours from @saga-coordinator/proto and
- * the standard health service from grpc-health-check. `grpcurl list` works;
- * describing messages with map fields does not, because @grpc/reflection names
- * map entries differently from protoc (grpcurl issue #519), so the docs tell
- * grpcurl users to pass `-import-path proto -proto saga/v1/....proto`.
- */
-function protoFiles(): { includeDirs: string[]; files: string[] } {
-  const ours = path.dirname(require.resolve("@saga-coordinator/proto/package.json"));
-  const health = path.join(path.dirname(require.resolve("grpc-health-check/package.json")), "proto");
-  return {
-    includeDirs: [ours, health],
-    files: [
-      "saga/v1/coordinator.proto",
-      "saga/v1/admin.proto",
-      "saga/v1/saga.proto",
-      "health/v1/health.proto",
-    ],
-  };
 }
 
 /** A gRPC server with the client and admin APIs, standard health checking and reflection. */
@@ -66,9 +42,12 @@ export async function startGrpcServer(
     "saga.v1.AdminService": "NOT_SERVING",
   });
   health.addToServer(server);
-  const { includeDirs, files } = protoFiles();
-  const definitions = loadSync(files, { includeDirs, keepCase: false });
-  new ReflectionService(definitions).addToServer(server);
+  // Reflection from the descriptors protoc would make (see fileDescriptorProtos): grpcurl can
+  // list, describe and call every service, the health service included.
+  const descriptors = { "saga.v1": { fileDescriptorProtos: fileDescriptorProtos() } };
+  new ReflectionService(descriptors as unknown as PackageDefinition, {
+    services: ["saga.v1.CoordinatorService", "saga.v1.AdminService", "grpc.health.v1.Health"],
+  }).addToServer(server);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(listen, serverCredentials, (err, bound) => (err ? reject(err) : resolve(bound))),
   );
