@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
 import {
@@ -21,12 +23,13 @@ import { freePort } from "../support/free-port.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = `${root}participant-sdk/dist/conformance/cli.js`;
+const BUNDLE = `${root}participant-sdk/dist/saga-conformance.mjs`;
 const EXAMPLE = `${root}examples/typescript-participant/dist/main.js`;
 const PAYLOAD = '{"account":"alice","amount":5}';
 const silent = pino({ level: "silent" });
 
 beforeAll(() => {
-  for (const file of [CLI, EXAMPLE]) {
+  for (const file of [CLI, BUNDLE, EXAMPLE]) {
     if (!existsSync(file)) throw new Error(`${file} is missing: run \`npx tsc -b\` first`);
   }
 });
@@ -48,9 +51,13 @@ async function wallet(options: Partial<Parameters<typeof startParticipant>[0]> =
   return p;
 }
 
-/** Runs the CLI as a user would; resolves with its exit code and output. */
-async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+/** Runs the CLI (or another build of it) as a user would; resolves with its exit code and output. */
+async function cli(
+  args: string[],
+  script = CLI,
+  cwd = root,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "pipe"], cwd });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => {
@@ -89,6 +96,29 @@ async function spawnExample(): Promise<{ child: ChildProcess; address: string; l
 }
 
 describe("saga-conformance CLI", () => {
+  it("runs as one file copied out of the repository (the bundle a Java or Go CI downloads)", async () => {
+    const elsewhere = mkdtempSync(path.join(tmpdir(), "saga-kit-"));
+    copyFileSync(BUNDLE, path.join(elsewhere, "saga-conformance.mjs"));
+    const example = await spawnExample();
+    try {
+      const result = await cli(
+        ["--target", example.address, "--step", "debit", "--payload", PAYLOAD, "--junit", "report.xml"],
+        path.join(elsewhere, "saga-conformance.mjs"),
+        elsewhere,
+      );
+      expect(result.stderr).toBe("");
+      expect(result.stdout).toMatch(/^8 passed, 0 failed$/m);
+      expect(result.code).toBe(0);
+      const junit = readFileSync(path.join(elsewhere, "report.xml"), "utf8");
+      expect(junit).toMatch(/<testsuites name="saga-conformance" tests="8" failures="0" time="[\d.]+">/);
+      expect(junit.match(/<testcase /g)).toHaveLength(8);
+    } finally {
+      example.child.kill("SIGTERM");
+      await once(example.child, "exit");
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
   it("passes every rule against the example participant, which then stops cleanly on SIGTERM", async () => {
     const example = await spawnExample();
     try {

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
+import { writeFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { CONFORMANCE_RULES } from "./conformance-rules.js";
+import { formatJunit } from "./junit-report.js";
 import { formatReport } from "./report-table.js";
 import { runConformance } from "./run-conformance.js";
 
@@ -24,6 +26,7 @@ const program = new Command("saga-conformance")
   .option("--concurrency <n>", "identical Executes fired at once", positiveInt, 20)
   .option("--rule <id...>", "run only these rules")
   .option("--json", "print the report as JSON instead of a table")
+  .option("--junit <file>", "also write the report as JUnit XML (for CI test reports)")
   // Usage errors exit 2 (commander already printed them), keeping 1 for "a rule failed".
   .exitOverride()
   .action(async (opts) => {
@@ -37,6 +40,7 @@ const program = new Command("saga-conformance")
       rules: opts.rule,
     });
     process.stdout.write(`${opts.json ? JSON.stringify(report, null, 2) : formatReport(report)}\n`);
+    if (opts.junit) writeFileSync(opts.junit, formatJunit(report));
     process.exitCode = report.passed ? 0 : 1;
   });
 

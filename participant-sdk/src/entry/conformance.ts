@@ -2,6 +2,7 @@
 // (the `saga-conformance` CLI runs the same checks). The effect-count step a
 // participant serves for it (EffectCounter) is in ./participant.
 export { CONFORMANCE_RULES, type ConformanceRule } from "../conformance/conformance-rules.js";
+export { formatJunit } from "../conformance/junit-report.js";
 export { formatReport } from "../conformance/report-table.js";
 export {
   type ConformanceOptions,
