@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
 import {
   EffectCounter,
@@ -27,6 +28,7 @@ const BUNDLE = `${root}participant-sdk/dist/saga-conformance.mjs`;
 const EXAMPLE = `${root}examples/typescript-participant/dist/main.js`;
 const PAYLOAD = '{"account":"alice","amount":5}';
 const silent = pino({ level: "silent" });
+const run = promisify(execFile);
 
 beforeAll(() => {
   for (const file of [CLI, BUNDLE, EXAMPLE]) {
@@ -272,5 +274,66 @@ describe("saga-conformance against a target that does not answer", () => {
         `^saga-conformance: cannot reach a participant at ${closed} within 1000 ms \\(channel [A-Z_]+\\); is it running`,
       ),
     );
+  });
+});
+
+describe("saga-conformance --restart-cmd (durable barrier)", () => {
+  /**
+   * The example participant run by shell scripts, as a user's CI would: `start`
+   * launches it on a fixed port, `restart` (the --restart-cmd) stops it and
+   * launches it again, `stop` ends it.
+   */
+  async function scriptedExample(mongoUri?: string) {
+    const dir = mkdtempSync(path.join(tmpdir(), "saga-restart-"));
+    const address = `127.0.0.1:${await freePort()}`;
+    const launch = `${JSON.stringify(process.execPath)} ${JSON.stringify(EXAMPLE)} --listen ${address}${
+      mongoUri ? ` --mongo-uri '${mongoUri}'` : ""
+    } > "${dir}/log" 2>&1 &\necho $! > "${dir}/pid"\n`;
+    const stop = `kill "$(cat "${dir}/pid")"\nwhile kill -0 "$(cat "${dir}/pid")" 2>/dev/null; do sleep 0.1; done\n`;
+    writeFileSync(path.join(dir, "start.sh"), launch);
+    writeFileSync(path.join(dir, "restart.sh"), `set -e\n${stop}${launch}`);
+    writeFileSync(path.join(dir, "stop.sh"), stop);
+    await run("sh", [path.join(dir, "start.sh")]);
+    return {
+      address,
+      restartCmd: `sh ${path.join(dir, "restart.sh")}`,
+      async stop() {
+        await run("sh", [path.join(dir, "stop.sh")]).catch(() => undefined);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  const durableRule = (args: string[]) =>
+    cli([...args, "--step", "debit", "--payload", PAYLOAD, "--rule", "health", "durable-barrier"]);
+
+  it("passes a participant whose barrier is in MongoDB", async () => {
+    const example = await scriptedExample(inject("mongoUri"));
+    try {
+      const result = await durableRule(["--target", example.address, "--restart-cmd", example.restartCmd]);
+      expect(result.stdout).toMatch(/^durable-barrier\s+PASS\s+Execute replayed, Compensate undid it/m);
+      expect(result.code).toBe(0);
+    } finally {
+      await example.stop();
+    }
+  });
+
+  it("fails a participant whose barrier is in memory, saying what it forgot", async () => {
+    const example = await scriptedExample();
+    try {
+      const result = await durableRule(["--target", example.address, "--restart-cmd", example.restartCmd]);
+      expect(result.stdout).toMatch(
+        /^durable-barrier\s+FAIL\s+repeated Execute after the restart \(the barrier forgot the first one\): effects applied executed=1/m,
+      );
+      expect(result.code).toBe(1);
+    } finally {
+      await example.stop();
+    }
+  });
+
+  it("refuses the durable-barrier rule without a restart command", async () => {
+    const result = await cli(["--target", "127.0.0.1:1", "--step", "debit", "--rule", "durable-barrier"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("rule durable-barrier needs --restart-cmd");
   });
 });

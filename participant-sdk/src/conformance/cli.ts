@@ -27,6 +27,10 @@ const program = new Command("saga-conformance")
   .option("--rule <id...>", "run only these rules")
   .option("--json", "print the report as JSON instead of a table")
   .option("--junit <file>", "also write the report as JUnit XML (for CI test reports)")
+  .option(
+    "--restart-cmd <command>",
+    "shell command that restarts the participant; adds the durable-barrier rule (barrier records survive a restart)",
+  )
   // Usage errors exit 2 (commander already printed them), keeping 1 for "a rule failed".
   .exitOverride()
   .action(async (opts) => {
@@ -38,6 +42,7 @@ const program = new Command("saga-conformance")
       timeoutMs: opts.timeoutMs,
       concurrency: opts.concurrency,
       rules: opts.rule,
+      restartCmd: opts.restartCmd,
     });
     process.stdout.write(`${opts.json ? JSON.stringify(report, null, 2) : formatReport(report)}\n`);
     if (opts.junit) writeFileSync(opts.junit, formatJunit(report));

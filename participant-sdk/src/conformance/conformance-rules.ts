@@ -12,6 +12,8 @@ export interface RuleContext {
   /** How many identical Executes the concurrency rule fires at once. */
   concurrency: number;
   timeoutMs: number;
+  /** Restarts the participant and resolves once it serves again (only with --restart-cmd). */
+  restart?: () => Promise<void>;
 }
 
 /** One protocol rule the kit checks. */
@@ -180,3 +182,48 @@ export const CONFORMANCE_RULES: ConformanceRule[] = [
     },
   },
 ];
+
+/**
+ * Run only with --restart-cmd: barrier records must survive a restart of the
+ * participant. An in-memory barrier fails it: after the restart a repeated
+ * Execute applies the effect again, a Compensate finds no record (a null
+ * compensation that undoes nothing), and a late Execute after a null
+ * compensation is no longer refused.
+ */
+export const DURABLE_BARRIER_RULE: ConformanceRule = {
+  id: "durable-barrier",
+  title: "barrier records survive a restart of the participant (--restart-cmd)",
+  async check(ctx) {
+    if (!ctx.restart) throw new RuleFailure("needs --restart-cmd, a command that restarts the participant");
+    const executed = `conformance-${randomUUID()}`;
+    const tombstoned = `conformance-${randomUUID()}`;
+    const output = await executeOk(ctx, executed, 1, "Execute before the restart");
+    await compensateOk(ctx, tombstoned, Buffer.alloc(0), 1, "Compensate without Execute before the restart");
+    await ctx.restart();
+    // The effect counts start again at zero with the process: what follows must apply nothing new.
+    const again = await executeOk(ctx, executed, 2, "repeated Execute after the restart");
+    expectEffects(
+      await ctx.probe.effects(executed, ctx.call.step),
+      0,
+      0,
+      "repeated Execute after the restart (the barrier forgot the first one)",
+    );
+    if (!again.equals(output)) {
+      throw new RuleFailure(`output after the restart ${preview(again)} differs from ${preview(output)}`);
+    }
+    await compensateOk(ctx, executed, output, 1, "Compensate after the restart");
+    expectEffects(
+      await ctx.probe.effects(executed, ctx.call.step),
+      0,
+      1,
+      "Compensate after the restart (the barrier forgot the Execute, so nothing was undone)",
+    );
+    const late = await ctx.probe.executeUntilDecided(tombstoned, ctx.call);
+    if (late.ok || late.code !== status.ABORTED) {
+      throw new RuleFailure(
+        `late Execute after a null compensation and a restart answered ${describeAnswer(late)}, want ABORTED`,
+      );
+    }
+    return "Execute replayed, Compensate undid it, late Execute ABORTED after the restart";
+  },
+};

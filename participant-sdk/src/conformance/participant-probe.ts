@@ -18,13 +18,19 @@ const SAGA_TYPE = "conformance";
 
 /** Sends protocol-correct Execute/Compensate calls to one participant, as a coordinator would. */
 export class ParticipantProbe {
-  private readonly client: ParticipantServiceClient;
+  private client: ParticipantServiceClient;
 
   constructor(
     readonly target: string,
     private readonly timeoutMs: number,
   ) {
     this.client = new ParticipantServiceClient(target, credentials.createInsecure());
+  }
+
+  /** A new channel: after the participant restarted, the old one may be backing off its reconnects. */
+  reconnect(): void {
+    this.client.close();
+    this.client = new ParticipantServiceClient(this.target, credentials.createInsecure());
   }
 
   /**
