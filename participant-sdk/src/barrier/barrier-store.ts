@@ -1,19 +1,18 @@
 import type { BarrierContent, BarrierMatch, BarrierRecord } from "./barrier-record.js";
 
 /**
- * A database session a store can write in: for MongoBarrierStore the driver's
- * ClientSession. Structural, so this package needs no database driver to type-check.
+ * A database session a store can write in: the MongoDB driver's ClientSession
+ * for MongoBarrierStore, a `pg` PoolClient inside BEGIN for PostgresBarrierStore.
+ * Opaque here, so this package needs no database driver to type-check.
  */
-export interface DatabaseSession {
-  inTransaction(): boolean;
-}
+export type DatabaseSession = object;
 
 /** Options of a store write made from inside a handler (see ExecuteContext.commit). */
 export interface BarrierWriteOptions {
   /**
-   * A MongoDB session (possibly inside a transaction) to write the record in,
-   * so it commits or rolls back with the handler's own business writes.
-   * Stores that are not MongoDB ignore it.
+   * The handler's own session or connection (inside its transaction) to
+   * write the record in, so it commits or rolls back with the handler's
+   * business writes. The memory store ignores it.
    */
   session?: DatabaseSession;
 }
