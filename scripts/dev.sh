@@ -8,8 +8,8 @@ started=$SECONDS
 say() { echo "[dev $((SECONDS - started))s] $*"; }
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dependencies (first run: a minute or two)..."
-  # `npm install` with the committed lock, not `npm ci`: see README, "Why not npm ci".
-  npm install --no-audit --no-fund --loglevel=notice
+  # Exactly the committed lock (it lists every platform's optional packages).
+  npm ci --no-audit --no-fund --loglevel=notice
 fi
 say "generating the saga.v1 code (buf generate)..."
 npm run generate --silent >/dev/null

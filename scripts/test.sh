@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[test] installing npm dependencies..."
-  # `npm install` with the committed lock, not `npm ci`: see README, "Why not npm ci".
-  npm install --no-audit --no-fund --loglevel=error
+  # Exactly the committed lock (it lists every platform's optional packages).
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 # The Python and Go example participants: venv, generated code, builds (Go's codegen uses buf from npm).
 bash scripts/install-python-deps.sh
