@@ -98,6 +98,22 @@ function countingStep(output = (ctx: ExecuteContext) => Buffer.from(`reserved:${
 }
 
 describe("participant server", () => {
+  it("refuses to start with the default in-memory barrier when NODE_ENV=production", async () => {
+    const before = process.env.NODE_ENV;
+    process.env.NODE_ENV = "production";
+    try {
+      await expect(
+        startParticipant({
+          listen: "127.0.0.1:0",
+          steps: { a: { execute: async () => undefined, compensate: async () => {} } },
+        }),
+      ).rejects.toThrow("NODE_ENV=production needs a durable barrier store");
+    } finally {
+      if (before === undefined) delete process.env.NODE_ENV;
+      else process.env.NODE_ENV = before;
+    }
+  });
+
   it("runs Execute with the request in the context and a logger bound to the call", async () => {
     const lines: Record<string, unknown>[] = [];
     const sink = new Writable({

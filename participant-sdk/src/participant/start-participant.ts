@@ -77,6 +77,11 @@ export async function startParticipant(options: ParticipantOptions): Promise<Par
   if (!barrier) logger.warn("barrier disabled: duplicate calls will run handlers again");
   if (options.barrier === undefined) {
     // Safe for tests and demos only: a restart forgets every record.
+    if (process.env.NODE_ENV === "production") {
+      throw new Error(
+        "NODE_ENV=production needs a durable barrier store: pass `barrier:` (PostgresBarrierStore, MongoBarrierStore, ...) or, for a participant whose effects live only in memory, `barrier: new MemoryBarrierStore()` explicitly",
+      );
+    }
     logger.warn(
       "barrier records are kept in memory: after a restart a Compensate finds no record and undoes nothing, and a retried Execute runs again; pass `barrier: new MongoBarrierStore(db)` (or another durable store) in production",
     );
