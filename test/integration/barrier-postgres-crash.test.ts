@@ -4,11 +4,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { ParticipantServiceClient } from "@saga-coordinator/proto";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findPostgresBinDir } from "../services/src/binaries.js";
-import { type LocalPostgres, startLocalPostgres } from "../services/src/postgresql.js";
 import { freePort } from "../support/free-port.js";
+import { startTestPostgres, type TestPostgres } from "../support/test-postgres.js";
 import { spawnTracked, type TrackedProcess } from "../support/tracked-process.js";
 
 // A participant killed between its business write and its reply (after COMMIT,
@@ -18,31 +17,27 @@ import { spawnTracked, type TrackedProcess } from "../support/tracked-process.js
 
 const SCRIPT = path.resolve(import.meta.dirname, "../support/pg-debit-participant.mjs");
 
-let postgres: LocalPostgres;
+let db: TestPostgres;
 let pool: pg.Pool;
 let dir: string;
 
 beforeAll(async () => {
-  const binDir = findPostgresBinDir();
-  if (!binDir) throw new Error("this test needs PostgreSQL: bash scripts/install-test-deps.sh");
+  db = await startTestPostgres("bank");
+  pool = db.pool;
   dir = mkdtempSync(path.join(tmpdir(), "saga-pg-crash-"));
-  postgres = await startLocalPostgres(binDir, dir, "bank");
-  pool = new pg.Pool({ connectionString: postgres.url });
-  pool.on("error", () => {});
   await pool.query("CREATE TABLE accounts (id text PRIMARY KEY, balance integer NOT NULL)");
   await pool.query("CREATE TABLE ledger (saga_id text NOT NULL)");
   await pool.query("INSERT INTO accounts VALUES ('alice', 100)");
 });
 afterAll(async () => {
-  await pool?.end();
-  await postgres?.process.stop();
+  await db?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /** Starts the participant process and resolves once it says it is ready. */
 async function startProcess(listen: string, crashMarker: string): Promise<TrackedProcess> {
   const proc = spawnTracked(process.execPath, [SCRIPT], {
-    env: { ...process.env, PG_URL: postgres.url, LISTEN: listen, CRASH_MARKER: crashMarker },
+    env: { ...process.env, PG_URL: db.url, LISTEN: listen, CRASH_MARKER: crashMarker },
   });
   await new Promise<void>((resolve, reject) => {
     proc.child.stdout?.on("data", () => {

@@ -1,36 +1,22 @@
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { Barrier, BusinessFailure } from "@saga-coordinator/participant-sdk";
 import { PostgresBarrierStore } from "@saga-coordinator/participant-sdk/barrier/postgres";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findPostgresBinDir } from "../services/src/binaries.js";
-import { type LocalPostgres, startLocalPostgres } from "../services/src/postgresql.js";
 import { barrierContract } from "../support/barrier-contract.js";
+import { startTestPostgres, type TestPostgres } from "../support/test-postgres.js";
 
 // The barrier on a real PostgreSQL: the store contract every store passes, and
 // the record written in the handler's own transaction with its business change.
 
-let postgres: LocalPostgres;
+let db: TestPostgres;
 let pool: pg.Pool;
-let dir: string;
 
 beforeAll(async () => {
-  const binDir = findPostgresBinDir();
-  if (!binDir) throw new Error("this test needs PostgreSQL: bash scripts/install-test-deps.sh");
-  dir = mkdtempSync(path.join(tmpdir(), "saga-barrier-pg-"));
-  postgres = await startLocalPostgres(binDir, dir, "barrier");
-  pool = new pg.Pool({ connectionString: postgres.url, max: 20 });
-  // Idle clients report the server's shutdown at the end of the file; pg wants a listener for that.
-  pool.on("error", () => {});
+  db = await startTestPostgres("barrier");
+  pool = db.pool;
 });
-afterAll(async () => {
-  await pool?.end();
-  await postgres?.process.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => db?.stop());
 
 barrierContract("PostgresBarrierStore", () => PostgresBarrierStore.open(pool));
 
