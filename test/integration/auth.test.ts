@@ -101,7 +101,7 @@ grants:
       startSaga: { sagaId: "", sagaType: "t", steps: [step("a", p.address)], labels: {} },
       getSaga: { sagaId: "no-such-saga", includeHistory: false },
       cancelSaga: { sagaId: "no-such-saga", reason: "test" },
-      resumeSaga: { sagaId: "no-such-saga", reason: "test" },
+      resumeSaga: { sagaId: "no-such-saga", reason: "test", overrides: [] },
       getClusterStatus: {},
     };
     const target = method === "resumeSaga" || method === "getClusterStatus" ? admin : client;

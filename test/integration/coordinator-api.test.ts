@@ -186,7 +186,11 @@ describe("CoordinatorService API", () => {
         status.NOT_FOUND,
         'no saga with id "nope"',
       ],
-      [callError(h.client.cancelSaga, h.client, { sagaId: "nope", reason: "" }), status.NOT_FOUND, "no saga"],
+      [
+        callError(h.client.cancelSaga, h.client, { sagaId: "nope", reason: "", overrides: [] }),
+        status.NOT_FOUND,
+        "no saga",
+      ],
       [
         callError(h.client.cancelSaga, h.client, { sagaId: "x", reason: "r".repeat(600) }),
         status.INVALID_ARGUMENT,
@@ -225,7 +229,11 @@ describe("CoordinatorService API", () => {
         status.INVALID_ARGUMENT,
         "status: unknown value 77",
       ],
-      [callError(h.admin.resumeSaga, h.admin, { sagaId: "nope", reason: "" }), status.NOT_FOUND, "no saga"],
+      [
+        callError(h.admin.resumeSaga, h.admin, { sagaId: "nope", reason: "", overrides: [] }),
+        status.NOT_FOUND,
+        "no saga",
+      ],
     ];
     for (const [pending, code, fragment] of cases) {
       const err = await pending;
@@ -239,7 +247,11 @@ describe("CoordinatorService API", () => {
   it("refuses to resume a saga that is not FAILED", async () => {
     const saga = await h.start({ steps: [step("a", p.address)] });
     await h.waitFor(saga.sagaId);
-    const err = await callError(h.admin.resumeSaga, h.admin, { sagaId: saga.sagaId, reason: "" });
+    const err = await callError(h.admin.resumeSaga, h.admin, {
+      sagaId: saga.sagaId,
+      reason: "",
+      overrides: [],
+    });
     expect(err.code).toBe(status.FAILED_PRECONDITION);
     expect(err.details).toContain("only a FAILED saga can be resumed");
   });

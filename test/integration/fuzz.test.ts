@@ -70,7 +70,7 @@ const METHODS: { path: string; stream: boolean; valid: () => Uint8Array }[] = [
   {
     path: "/saga.v1.AdminService/ResumeSaga",
     stream: false,
-    valid: () => ResumeSagaRequest.encode({ sagaId: "fuzz-3", reason: "x" }).finish(),
+    valid: () => ResumeSagaRequest.encode({ sagaId: "fuzz-3", reason: "x", overrides: [] }).finish(),
   },
   {
     path: "/saga.v1.AdminService/GetClusterStatus",

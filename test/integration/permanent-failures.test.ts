@@ -113,6 +113,7 @@ describe("participant statuses that no retry can change", () => {
     const resumed = await call(h.admin.resumeSaga, h.admin, {
       sagaId: saga.sagaId,
       reason: "shipping deployed",
+      overrides: [],
     });
     expect(resumed.saga?.status).toBe(SagaStatus.SAGA_STATUS_RUNNING);
     const done = await h.waitFor(saga.sagaId);
@@ -170,7 +171,11 @@ describe("participant statuses that no retry can change", () => {
       expect(failed.reason).toContain("AdminService.ResumeSaga");
 
       payments.grant();
-      await call(h.admin.resumeSaga, h.admin, { sagaId: saga.sagaId, reason: "refund permission granted" });
+      await call(h.admin.resumeSaga, h.admin, {
+        sagaId: saga.sagaId,
+        reason: "refund permission granted",
+        overrides: [],
+      });
       const done = await h.waitFor(saga.sagaId);
       expect(done.status).toBe(SagaStatus.SAGA_STATUS_COMPENSATED);
       expect(done.steps[0]?.compensateAttempts).toBe(2);

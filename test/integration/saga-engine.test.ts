@@ -222,6 +222,7 @@ describe("saga engine on MongoDB", () => {
     const resumed = await call(h.admin.resumeSaga, h.admin, {
       sagaId: saga.sagaId,
       reason: "refund service fixed",
+      overrides: [],
     });
     expect(resumed.saga?.status).toBe(SagaStatus.SAGA_STATUS_COMPENSATING);
     const done = await h.waitFor(saga.sagaId);

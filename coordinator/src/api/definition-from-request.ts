@@ -59,7 +59,11 @@ export function definitionFromRequest(req: StartSagaRequest): SagaDefinition {
   };
 }
 
-function retryPolicy(p: ProtoRetryPolicy | undefined, defaults: RetryPolicy, field: string): RetryPolicy {
+export function retryPolicy(
+  p: ProtoRetryPolicy | undefined,
+  defaults: RetryPolicy,
+  field: string,
+): RetryPolicy {
   if (!p) return { ...defaults };
   return {
     maxAttempts: p.maxAttempts === 0 ? defaults.maxAttempts : p.maxAttempts,

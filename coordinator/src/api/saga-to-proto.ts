@@ -7,6 +7,7 @@ import {
   StepKind,
   StepStatus,
 } from "@saga-coordinator/proto";
+import { effectiveDefinition } from "../engine/effective-definition.js";
 import type { RetryPolicy, StepDefinition } from "../engine/saga-definition.js";
 import type { SagaStatus as EngineSagaStatus } from "../engine/saga-state.js";
 import { splitSagaKey } from "../store/saga-key.js";
@@ -60,7 +61,8 @@ export function sagaToProto(r: SagaRecord): Saga {
     namespace,
     sagaType: r.definition.sagaType,
     status: sagaStatusToProto(r.state.status),
-    steps: r.definition.steps.map((d) => {
+    // As the saga runs now: with the step overrides of a ResumeSaga.
+    steps: effectiveDefinition(r.definition, r.state).steps.map((d) => {
       const s = r.state.steps[d.name];
       return {
         definition: stepToProto(d),

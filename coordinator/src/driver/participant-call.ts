@@ -1,3 +1,4 @@
+import { effectiveDefinition } from "../engine/effective-definition.js";
 import { sagaGraph } from "../engine/saga-graph.js";
 import type { SagaCommand, SagaInput } from "../engine/saga-input.js";
 import type { SagaRecord } from "../store/saga-record.js";
@@ -12,7 +13,8 @@ export type PlannedCall =
 
 /** The call a command asks for, or null when the step is not in the definition. */
 export function planCall(record: SagaRecord, command: SagaCommand): PlannedCall | null {
-  const def = record.definition.steps.find((s) => s.name === command.step);
+  // With the operators' overrides (timeout, participant) from ResumeSaga.
+  const def = effectiveDefinition(record.definition, record.state).steps.find((s) => s.name === command.step);
   if (!def) return null;
   const phase = command.type === "dispatchExecute" ? "execute" : "compensate";
   const base = {

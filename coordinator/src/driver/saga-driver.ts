@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { SagaDefinition } from "../engine/saga-definition.js";
 import type { SagaCommand, SagaInput } from "../engine/saga-input.js";
 import { initialState, transition } from "../engine/saga-machine.js";
-import { isTerminal } from "../engine/saga-state.js";
+import { isTerminal, type StepOverride } from "../engine/saga-state.js";
 import type { CoordinatorMetrics } from "../observability/coordinator-metrics.js";
 import type { SagaEventRecord, SagaRecord } from "../store/saga-record.js";
 import type { SagaStore } from "../store/saga-store.js";
@@ -196,8 +196,8 @@ export class SagaDriver {
     return this.apply(sagaId, { type: "cancel", reason });
   }
 
-  resume(sagaId: string, reason: string): Promise<SagaRecord> {
-    return this.apply(sagaId, { type: "resume", reason });
+  resume(sagaId: string, reason: string, overrides: Record<string, StepOverride> = {}): Promise<SagaRecord> {
+    return this.apply(sagaId, { type: "resume", reason, overrides });
   }
 
   /**

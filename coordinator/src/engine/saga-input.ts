@@ -1,3 +1,4 @@
+import type { StepOverride } from "./saga-state.js";
 // What can happen to a saga (the inputs of the state machine) and what the
 // machine asks the outside world to do (its commands).
 
@@ -28,7 +29,7 @@ export type SagaInput =
   | { type: "timerFired" }
   | { type: "cancel"; reason: string }
   /** An operator resumes a FAILED saga. */
-  | { type: "resume"; reason: string }
+  | { type: "resume"; reason: string; overrides?: Record<string, StepOverride> }
   /** A node took the saga over: re-send every call that was in flight. */
   | { type: "recover" };
 

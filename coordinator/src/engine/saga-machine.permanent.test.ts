@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { effectiveDefinition } from "./effective-definition.js";
 import type { SagaDefinition } from "./saga-definition.js";
 import { retry, SagaRun, sagaDef, stepDef } from "./test-support.js";
 
@@ -213,5 +214,58 @@ describe("a permanent failure on Compensate", () => {
     expect(run.historyOf("COMPENSATION_RETRY_SCHEDULED")).toEqual(["a#1"]);
     run.at(run.step("a").nextAttemptAt as number);
     expect(run.timer().commands).toEqual(["compensate a#2"]);
+  });
+});
+
+describe("resume with step overrides", () => {
+  /** A refused retriable step: the saga waits FAILED for an operator. */
+  function parked(): SagaRun {
+    const run = pastPivot();
+    run.fail("ship", "permanent", UNIMPLEMENTED);
+    expect(run.status).toBe("FAILED");
+    return run;
+  }
+
+  it("keeps the override in the step's state, records it, and runs the step with it", () => {
+    const run = parked();
+    const resumed = run.resume("moved to the new shipping service", {
+      ship: { participant: "shipping-v2", timeoutMs: 60_000 },
+    });
+    expect(resumed.commands).toEqual(["execute ship#2"]);
+    expect(run.step("ship").override).toEqual({ participant: "shipping-v2", timeoutMs: 60_000 });
+    expect(effectiveDefinition(run.def, run.state).steps[2]).toMatchObject({
+      name: "ship",
+      participant: "shipping-v2",
+      timeoutMs: 60_000,
+    });
+    // The definition StartSaga gave stays as it was.
+    expect(run.def.steps[2]?.participant).toBe("shipping:50051");
+    expect(run.history.filter((h) => h.type === "RESUMED").map((h) => [h.type, h.step, h.detail])).toEqual([
+      ["RESUMED", "ship", "overridden on resume: timeout 60000ms; participant shipping-v2"],
+      ["RESUMED", "", "moved to the new shipping service"],
+    ]);
+  });
+
+  it("a compensation that kept timing out gets a new retry budget from its override", () => {
+    const run = new SagaRun(
+      sagaDef([stepDef("reserve", { compensateRetry: retry({ maxAttempts: 1 }) }), stepDef("pay")]),
+    );
+    run.start();
+    run.ok("reserve");
+    run.fail("pay", "business", "FAILED_PRECONDITION: card declined");
+    run.compFail("reserve", "timeout");
+    expect(run.status).toBe("FAILED");
+    const resumed = run.resume("slow inventory", { reserve: { compensateRetry: retry({ maxAttempts: 4 }) } });
+    expect(resumed.commands).toEqual(["compensate reserve#2"]);
+    expect(effectiveDefinition(run.def, run.state).steps[0]?.compensateRetry.maxAttempts).toBe(4);
+  });
+
+  it("refuses overrides of steps the saga does not have, changing nothing", () => {
+    const run = parked();
+    const before = run.state;
+    expect(
+      run.expectRejected({ type: "resume", reason: "typo", overrides: { shipp: { timeoutMs: 5_000 } } }),
+    ).toBe("overrides name steps this saga does not have: shipp");
+    expect(run.state).toBe(before);
   });
 });

@@ -1,9 +1,16 @@
 import { attemptRecordedInFull, compactedAttempts } from "./attempt-history.js";
 import { backoffDelayMs } from "./backoff.js";
+import { effectiveDefinition } from "./effective-definition.js";
 import type { SagaDefinition, StepDefinition } from "./saga-definition.js";
 import { sagaGraph } from "./saga-graph.js";
 import type { FailureKind, HistoryEntry, SagaCommand, SagaInput } from "./saga-input.js";
-import { isTerminal, type SagaState, type SagaStatus, type StepState } from "./saga-state.js";
+import {
+  isTerminal,
+  type SagaState,
+  type SagaStatus,
+  type StepOverride,
+  type StepState,
+} from "./saga-state.js";
 
 /** Slowest pace of a RETRIABLE step's retries once its max_attempts are used up. */
 export const RETRIABLE_PAST_BUDGET_MIN_MS = 1_000;
@@ -83,13 +90,17 @@ class Transition {
   private readonly history: HistoryEntry[] = [];
   private readonly startStatus: SagaStatus;
 
+  /** The definition with the operators' step overrides applied (see effectiveDefinition). */
+  private def: SagaDefinition;
+
   constructor(
-    private readonly def: SagaDefinition,
+    private readonly startedDef: SagaDefinition,
     state: SagaState,
     private readonly ctx: TransitionContext,
   ) {
     this.draft = { ...state, steps: { ...state.steps } };
     this.startStatus = state.status;
+    this.def = effectiveDefinition(startedDef, state);
   }
 
   apply(input: SagaInput): ApplyOutcome {
@@ -116,7 +127,7 @@ class Transition {
       case "cancel":
         return this.onCancel(input.reason);
       case "resume":
-        return this.onResume(input.reason);
+        return this.onResume(input.reason, input.overrides ?? {});
       case "recover":
         this.redispatchInFlight(() => true, "re-sent after coordinator takeover");
         return "ok";
@@ -366,13 +377,26 @@ class Transition {
     return "ok";
   }
 
-  private onResume(reason: string): ApplyOutcome {
+  private onResume(reason: string, overrides: Record<string, StepOverride>): ApplyOutcome {
     if (this.draft.status !== "FAILED") {
       return {
         kind: "rejected",
         message: `only a FAILED saga can be resumed; this one is ${this.draft.status}`,
       };
     }
+    const unknown = Object.keys(overrides).filter((name) => !this.draft.steps[name]);
+    if (unknown.length > 0) {
+      return {
+        kind: "rejected",
+        message: `overrides name steps this saga does not have: ${unknown.join(", ")}`,
+      };
+    }
+    for (const [name, override] of Object.entries(overrides)) {
+      const s = this.mut(name);
+      s.override = { ...s.override, ...override };
+      this.record("RESUMED", name, 0, describeOverride(override));
+    }
+    this.def = effectiveDefinition(this.startedDef, this.draft);
     const { now } = this.ctx;
     const stuckCompensations = this.def.steps.filter((d) => {
       const s = this.draft.steps[d.name];
@@ -616,4 +640,21 @@ class Transition {
   result(): TransitionResult {
     return { kind: "changed", state: this.draft, commands: this.commands, history: this.history };
   }
+}
+
+/** "timeout 60000ms, retry max_attempts 5, participant payments-v2": an override for the history. */
+function describeOverride(o: StepOverride): string {
+  const parts: string[] = [];
+  if (o.timeoutMs !== undefined) parts.push(`timeout ${o.timeoutMs}ms`);
+  if (o.retry)
+    parts.push(
+      `retry max_attempts ${o.retry.maxAttempts}, backoff ${o.retry.initialBackoffMs}..${o.retry.maxBackoffMs}ms`,
+    );
+  if (o.compensateRetry) {
+    parts.push(
+      `compensate_retry max_attempts ${o.compensateRetry.maxAttempts}, backoff ${o.compensateRetry.initialBackoffMs}..${o.compensateRetry.maxBackoffMs}ms`,
+    );
+  }
+  if (o.participant !== undefined) parts.push(`participant ${o.participant}`);
+  return `overridden on resume: ${parts.join("; ")}`;
 }

@@ -1,3 +1,4 @@
+import type { RetryPolicy } from "./saga-definition.js";
 // The mutable part of a saga, as persisted. Plain data: every transition
 // returns a new object and never mutates its input.
 
@@ -29,6 +30,16 @@ export interface StepState {
   dispatchedAt: number | null;
   /** An attempt ended without a definite answer: the step may have taken effect. */
   outcomeUnknown: boolean;
+  /** What an operator changed of the step's definition when resuming the saga (latest wins per field). */
+  override?: StepOverride;
+}
+
+/** Fields of a step's definition an operator may change on ResumeSaga. */
+export interface StepOverride {
+  timeoutMs?: number;
+  retry?: RetryPolicy;
+  compensateRetry?: RetryPolicy;
+  participant?: string;
 }
 
 export interface SagaState {

@@ -1,5 +1,6 @@
 // TEST SUPPORT ONLY — used by the engine's *.test.ts files, never by the
 // coordinator itself. It has no vitest import on purpose: the coordinator's
+
 // tsconfig compiles every non-*.test.ts file under src/, and this one must not
 // drag a test framework into the build.
 //
@@ -12,7 +13,7 @@
 import type { RetryPolicy, SagaDefinition, StepDefinition } from "./saga-definition.js";
 import type { FailureKind, HistoryEntry, SagaCommand, SagaInput } from "./saga-input.js";
 import { initialState, type TransitionContext, type TransitionResult, transition } from "./saga-machine.js";
-import type { SagaState, StepState } from "./saga-state.js";
+import type { SagaState, StepOverride, StepState } from "./saga-state.js";
 
 /** The clock every run starts at (an arbitrary, readable epoch-ms value). */
 export const T0 = 1_000_000;
@@ -197,8 +198,8 @@ export class SagaRun {
     return this.send({ type: "cancel", reason });
   }
 
-  resume(reason = "operator fixed it"): Changed {
-    return this.send({ type: "resume", reason });
+  resume(reason = "operator fixed it", overrides?: Record<string, StepOverride>): Changed {
+    return this.send({ type: "resume", reason, ...(overrides ? { overrides } : {}) });
   }
 
   recover(): Changed {

@@ -118,7 +118,7 @@ export function validateDefinition(
   return checkKinds(def);
 }
 
-function checkRetry(at: string, policy: RetryPolicy, minBackoffMs: number): string | null {
+export function checkRetry(at: string, policy: RetryPolicy, minBackoffMs: number): string | null {
   if (policy.maxAttempts < 1 || policy.maxAttempts > 1000) {
     return `${at}.max_attempts: ${policy.maxAttempts} is out of range; allowed 1..1000 (0 means the default)`;
   }

@@ -379,6 +379,7 @@ export async function startCoordinatorNode(
     resolveParticipant: (p) => participants.get(p)?.address ?? p,
     partitionOf: (id) => partitionOf(id, config.partitions),
   });
+  const allowDirectParticipants = config["allow-direct-participant-addresses"] ?? config.mode === "dev";
   const limits = {
     maxSteps: config["max-steps"],
     maxPayloadBytes: config["max-payload-bytes"],
@@ -396,7 +397,7 @@ export async function startCoordinatorNode(
     partitionOf: (id) => partitionOf(id, config.partitions),
     limits,
     participants,
-    allowDirectParticipants: config["allow-direct-participant-addresses"] ?? config.mode === "dev",
+    allowDirectParticipants,
     watchLimits: new StreamLimits({
       perNode: config["max-watch-streams"],
       perCaller: config["max-watch-streams-per-caller"],
@@ -407,7 +408,11 @@ export async function startCoordinatorNode(
       : (call) => peerHost(call.getPeer()),
     logger,
   });
-  const admin = adminService(driver, topology.status, logger, topology.router);
+  const admin = adminService(driver, topology.status, logger, topology.router, {
+    minBackoffMs: config["min-backoff-ms"],
+    participants,
+    allowDirectParticipants,
+  });
   const { server, port, health } = await startGrpcServer(
     config.listen,
     api,
