@@ -118,7 +118,7 @@ export function coordinatorService(deps: CoordinatorServiceDeps): CoordinatorSer
     for (const [i, step] of definition.steps.entries()) {
       const bad = participantProblem(
         step.participant,
-        new Set(deps.participants.names),
+        deps.participants.nameSet,
         deps.allowDirectParticipants,
       );
       if (bad) throw invalidArgument(`steps[${i}].participant: ${bad}`);

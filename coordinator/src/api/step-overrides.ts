@@ -3,12 +3,10 @@ import type { StepOverride as ProtoStepOverride } from "@saga-coordinator/proto"
 import type { ParticipantRegistry } from "../config/participant-registry.js";
 import { DEFAULT_COMPENSATE_RETRY, DEFAULT_EXECUTE_RETRY } from "../engine/saga-definition.js";
 import type { StepOverride } from "../engine/saga-state.js";
-import { checkRetry } from "../engine/validate-definition.js";
+import { checkRetry, checkTimeout } from "../engine/validate-definition.js";
 import { durationMs, retryPolicy } from "./definition-from-request.js";
 import { invalidArgument, StatusError } from "./grpc-errors.js";
 import { participantProblem } from "./request-validation.js";
-
-const HOUR_MS = 3_600_000;
 
 /** What ResumeSaga's overrides are checked against: the same rules as StartSaga's steps. */
 export interface OverrideRules {
@@ -36,9 +34,8 @@ export function stepOverridesFromRequest(
     const override: StepOverride = {};
     if (o.timeout) {
       const timeoutMs = durationMs(o.timeout, `${at}.timeout`);
-      if (timeoutMs < 1 || timeoutMs > HOUR_MS) {
-        throw invalidArgument(`${at}.timeout: ${timeoutMs}ms is out of range; allowed 1ms..1h`);
-      }
+      const problem = checkTimeout(`${at}.timeout`, timeoutMs);
+      if (problem) throw invalidArgument(problem);
       override.timeoutMs = timeoutMs;
     }
     if (o.retry) override.retry = retryPolicy(o.retry, DEFAULT_EXECUTE_RETRY, `${at}.retry`);
@@ -61,7 +58,7 @@ export function stepOverridesFromRequest(
         throw invalidArgument(`${at}.participant: is empty; name a participant or leave it unset`);
       const problem = participantProblem(
         o.participant,
-        new Set(rules.participants.names),
+        rules.participants.nameSet,
         rules.allowDirectParticipants,
       );
       if (problem) throw invalidArgument(`${at}.participant: ${problem}`);

@@ -81,6 +81,7 @@ export class ParticipantRegistryError extends Error {}
 
 export class ParticipantRegistry {
   private readonly byName: ReadonlyMap<string, RegisteredParticipant>;
+  private names_: ReadonlySet<string> | undefined;
 
   constructor(entries: readonly RegisteredParticipant[]) {
     const byName = new Map<string, RegisteredParticipant>();
@@ -120,6 +121,12 @@ export class ParticipantRegistry {
 
   get names(): string[] {
     return [...this.byName.keys()];
+  }
+
+  /** The registered names as a set, built once (StartSaga checks every step against it). */
+  get nameSet(): ReadonlySet<string> {
+    this.names_ ??= new Set(this.byName.keys());
+    return this.names_;
   }
 
   get entries(): RegisteredParticipant[] {

@@ -87,9 +87,8 @@ export function validateDefinition(
       return `${at}.payload: ${step.payload.byteLength} bytes; at most ${limits.maxPayloadBytes} bytes are allowed`;
     }
     if (step.contentType.length > 128) return `${at}.content_type: longer than 128 characters`;
-    if (!Number.isFinite(step.timeoutMs) || step.timeoutMs < 1 || step.timeoutMs > HOUR_MS) {
-      return `${at}.timeout: ${step.timeoutMs}ms is out of range; allowed 1ms..1h (unset means 30s)`;
-    }
+    const timeoutProblem = checkTimeout(`${at}.timeout`, step.timeoutMs);
+    if (timeoutProblem) return `${timeoutProblem} (unset means 30s)`;
     const retryProblem =
       checkRetry(`${at}.retry`, step.retry, limits.minBackoffMs) ??
       checkRetry(`${at}.compensate_retry`, step.compensateRetry, limits.minBackoffMs);
@@ -116,6 +115,12 @@ export function validateDefinition(
   const cycle = findCycle(def);
   if (cycle) return `steps: depends_on has a cycle: ${cycle.join(" -> ")}; the steps must form a DAG`;
   return checkKinds(def);
+}
+
+/** A per-attempt timeout must be 1 ms .. 1 h. */
+export function checkTimeout(at: string, timeoutMs: number): string | null {
+  if (Number.isFinite(timeoutMs) && timeoutMs >= 1 && timeoutMs <= HOUR_MS) return null;
+  return `${at}: ${timeoutMs}ms is out of range; allowed 1ms..1h`;
 }
 
 export function checkRetry(at: string, policy: RetryPolicy, minBackoffMs: number): string | null {
